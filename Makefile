@@ -1,0 +1,139 @@
+# iolayer: GNU make, gcc, C17.
+#
+#   make            build the library, the iolayer command, tests, benches, examples
+#   make test       build and run the cmocka suite (installs build deps as root)
+#   make demo       build and run the demo
+#   make bench      run every benchmark in bench/ and write the results
+#   make SAN=asan test   the suite under AddressSanitizer+UBSan (build-asan/)
+#   make SAN=tsan test   the threaded tests under ThreadSanitizer (build-tsan/)
+#   make install / uninstall   PREFIX=/usr/local DESTDIR=
+
+VERSION    := 0.1.0
+SOMAJOR    := 0
+PREFIX     ?= /usr/local
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+BINDIR     ?= $(PREFIX)/bin
+MANDIR     ?= $(PREFIX)/share/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+DESTDIR    ?=
+
+CC      ?= gcc
+ifeq ($(origin CC),default)
+CC := gcc
+endif
+SAN     ?=
+BUILD   ?= build
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	   -Wno-unused-parameter
+OPT     ?= -O2 -g
+CSTD    := -std=c17 -D_GNU_SOURCE
+SANFLAGS :=
+ifeq ($(SAN),asan)
+BUILD    := build-asan
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+OPT      := -O1 -g
+endif
+ifeq ($(SAN),tsan)
+BUILD    := build-tsan
+SANFLAGS := -fsanitize=thread -fno-omit-frame-pointer
+OPT      := -O1 -g
+endif
+
+CPPFLAGS += -Iinclude -I.
+CFLAGS   += $(CSTD) $(OPT) $(WARN) $(SANFLAGS) -pthread -fPIC -MMD -MP
+LDFLAGS  += $(SANFLAGS) -pthread
+LIBS     := -luring
+
+LIB_SRCS := $(sort $(wildcard src/*.c futex/*.c uring/*.c))
+CLI_SRCS := $(sort $(wildcard src/cli/*.c))
+TEST_SRCS := $(sort $(wildcard tests/test_*.c))
+TEST_HELPER_SRCS := $(sort $(filter-out tests/test_%.c,$(wildcard tests/*.c)))
+BENCH_SRCS := $(sort $(wildcard bench/*.c))
+EXAMPLE_SRCS := $(sort $(wildcard examples/*.c))
+
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/obj/%.o)
+TEST_HELPER_OBJS := $(TEST_HELPER_SRCS:%.c=$(BUILD)/obj/%.o)
+TESTS    := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
+BENCHES  := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
+EXAMPLES := $(EXAMPLE_SRCS:examples/%.c=$(BUILD)/examples/%)
+
+STATIC_LIB := $(BUILD)/lib/libiolayer.a
+SHARED_LIB := $(BUILD)/lib/libiolayer.so.$(VERSION)
+SONAME     := libiolayer.so.$(SOMAJOR)
+CLI        := $(BUILD)/iolayer
+DEPS_STAMP := $(BUILD)/.deps-build
+
+.PHONY: all lib cli tests benches examples test demo bench install uninstall clean deps format \
+	check-format
+
+all: lib cli tests benches examples
+
+deps: $(DEPS_STAMP)
+
+# Build dependencies are checked (and installed, as root) once per build dir.
+$(DEPS_STAMP): mk/deps.sh
+	@mkdir -p $(@D)
+	@sh mk/deps.sh build
+	@touch $@
+
+lib: $(STATIC_LIB) $(SHARED_LIB)
+cli: $(CLI)
+tests: $(TESTS)
+benches: $(BENCHES)
+examples: $(EXAMPLES)
+
+$(BUILD)/obj/%.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(STATIC_LIB): $(LIB_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@
+	ar rcs $@ $^
+
+$(SHARED_LIB): $(LIB_OBJS) mk/libiolayer.map
+	@mkdir -p $(@D)
+	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=mk/libiolayer.map \
+		-Wl,--no-undefined $(LDFLAGS) -o $@ $(LIB_OBJS) $(LIBS)
+	ln -sf libiolayer.so.$(VERSION) $(BUILD)/lib/$(SONAME)
+	ln -sf $(SONAME) $(BUILD)/lib/libiolayer.so
+
+$(CLI): $(CLI_OBJS) $(STATIC_LIB)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) $(STATIC_LIB) $(LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_HELPER_OBJS) $(STATIC_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $< $(TEST_HELPER_OBJS) $(STATIC_LIB) $(LIBS) -lcmocka -lseccomp
+
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(STATIC_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $< $(STATIC_LIB) $(LIBS) -lm
+
+$(BUILD)/examples/%: $(BUILD)/obj/examples/%.o $(STATIC_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $< $(STATIC_LIB) $(LIBS)
+
+# The suite: every tests/test_* program, each with its own time limit.
+test: all
+	@BUILD=$(BUILD) SAN=$(SAN) sh tests/run.sh $(TESTS)
+
+demo: all
+	@$(CLI) demo
+
+bench: all
+	@sh mk/deps.sh bench
+	@BUILD=$(BUILD) sh bench/run.sh
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+check-format:
+	@clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build build-asan build-tsan
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

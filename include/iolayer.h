@@ -1,0 +1,280 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * iolayer: a kernel-assisted handle table for Linux.
+ *
+ * A shared-memory table (one per user and name, under /dev/shm) that any
+ * process of the same user attaches to, holding Win32-style waitable
+ * objects (mutexes, events, semaphores, and later processes, threads and
+ * file-share records) whose state lives in futex words.  There is no
+ * daemon.
+ *
+ * Conventions for every function declared here:
+ *   - Failure is a negative errno value; nothing aborts on bad input, bad
+ *     handles or a corrupted table.
+ *   - Handles are process-local ints > 0.  They are not file descriptors.
+ *     A closed handle gives -EBADF; a handle of the wrong type for the call
+ *     gives -EINVAL.
+ *   - Every function is thread-safe.  Handles are per process: after fork()
+ *     the child holds no handles (inherited ones give -EBADF) and no tables
+ *     (it must call iol_table_open() again).
+ *
+ * The errors each call can return are listed beside it.  Errors common to
+ * all handle-taking calls are not repeated:
+ *   -EBADF   h is not an open handle of this process (closed, never opened,
+ *            inherited across fork(), or its table was closed), or the
+ *            object it named was reclaimed behind its back.
+ */
+#ifndef IOLAYER_H
+#define IOLAYER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define IOL_VERSION_MAJOR 0
+#define IOL_VERSION_MINOR 1
+#define IOL_VERSION_PATCH 0
+#define IOL_VERSION_STRING "0.1.0"
+
+/* ------------------------------------------------------------------ */
+/* Tables                                                             */
+/* ------------------------------------------------------------------ */
+
+typedef struct iol_table iol_table;
+
+#define IOL_TABLE_PRIVATE 0x1u
+
+struct iol_table_opts {
+	unsigned flags; /* IOL_TABLE_PRIVATE: a process-private table with no file */
+	uint32_t slots; /* object capacity when the table is created; 0 = default 65536 */
+	mode_t mode;    /* file mode when created; 0 = 0600 */
+};
+
+/* Default and maximum object capacity of a table. */
+#define IOL_TABLE_DEFAULT_SLOTS 65536u
+#define IOL_TABLE_MAX_SLOTS     (1u << 20)
+/* Processes that can be attached to one table at once. */
+#define IOL_TABLE_MAX_PROCS 1024u
+
+/*
+ * Attach to (creating if needed) the table `name` of the calling user.
+ *
+ * The file is $IOLAYER_SHM_DIR (default /dev/shm) / "iolayer-<uid>-<name>".
+ * name NULL means "default".  opts NULL means all defaults.  The capacity
+ * and mode in opts apply only when this call creates the table.
+ *
+ * Returns 0 and sets *out, or:
+ *   -EINVAL   name is not 1 to 64 of [A-Za-z0-9._-]; out is NULL; unknown
+ *             flags; opts->slots above IOL_TABLE_MAX_SLOTS or below 16
+ *   -EACCES   the file belongs to another user, or the mode refuses us
+ *   -ELOOP    the path is a symbolic link
+ *   -EPROTO   the file is not an iolayer table of this version and layout
+ *             (foreign magic, version, layout or size)
+ *   -EUSERS   IOL_TABLE_MAX_PROCS processes are attached already
+ *   -ENOSYS   the kernel lacks futex_waitv (Linux 5.16), the minimum
+ *   -ENOMEM, -ENOSPC, -EMFILE, ...  from the system calls underneath
+ */
+int iol_table_open(const char *name, const struct iol_table_opts *opts, iol_table **out);
+
+/*
+ * Close every handle this process has in t, abandon the mutexes its
+ * threads own there, detach from the table and free t.  A wait in progress
+ * in another thread keeps the mapping alive until it returns.
+ * Returns 0, or -EINVAL when t is NULL.
+ */
+int iol_table_close(iol_table *t);
+
+/*
+ * Remove the table's file.  Processes attached keep working on the same
+ * memory; the next iol_table_open() of the name creates a new table.
+ * Returns 0, or -EINVAL (bad name), -ENOENT, -EACCES (not ours).
+ */
+int iol_table_unlink(const char *name);
+
+/* ------------------------------------------------------------------ */
+/* Named objects                                                      */
+/* ------------------------------------------------------------------ */
+
+/* open flags for named objects */
+#define IOL_CREATE 0x1u /* create it if the name does not exist */
+#define IOL_EXCL   0x2u /* with IOL_CREATE: -EEXIST if it exists */
+
+/* Longest object name, in bytes, not counting the terminating NUL. */
+#define IOL_NAME_MAX 255
+
+/*
+ * Create or open a mutex, event or semaphore.
+ *
+ * name NULL creates a new anonymous object (flags then need not include
+ * IOL_CREATE).  Otherwise names are 1 to IOL_NAME_MAX bytes, one namespace
+ * per table shared by every type.  Opening an existing object ignores the
+ * creation arguments (initial owner, reset mode, counts), as Win32 does;
+ * they are validated only when flags include IOL_CREATE.
+ *
+ * Returns a handle > 0, or:
+ *   -EINVAL        t NULL; unknown flags; IOL_EXCL without IOL_CREATE;
+ *                  empty name; (semaphore, with IOL_CREATE) max outside
+ *                  1..INT32_MAX or initial > max
+ *   -ENAMETOOLONG  name longer than IOL_NAME_MAX
+ *   -ENOENT        the name does not exist and IOL_CREATE is not given
+ *   -EEXIST        IOL_CREATE|IOL_EXCL and the name exists, or the name
+ *                  exists as an object of another type
+ *   -ENOSPC        the table is full
+ *   -EMFILE        the process handle space (2^23 handles) is exhausted
+ *   -ENOMEM        out of memory for the process-local handle table
+ *   -EBADF         t was closed or inherited across fork()
+ */
+int iol_mutex_open(iol_table *t, const char *name, unsigned flags, bool initial_owner);
+int iol_event_open(iol_table *t, const char *name, unsigned flags, bool manual_reset,
+		   bool initial_state);
+int iol_semaphore_open(iol_table *t, const char *name, unsigned flags, uint32_t initial,
+		       uint32_t max);
+
+/*
+ * Release a mutex owned by the calling thread: returns the recursion count
+ * before the release (1 means it is now free), or -EPERM when the calling
+ * thread does not own it (nothing changes).
+ */
+int iol_mutex_release(int h);
+
+/* Set, reset or pulse an event: returns the previous state, 0 or 1. */
+int iol_event_set(int h);
+int iol_event_reset(int h);
+/*
+ * Wake the threads waiting on the event at this moment (manual-reset: all
+ * of them; auto-reset: one) and leave it unsignaled.  With no waiters it
+ * only resets.  A thread blocked in IOL_WAIT_ALL is not released by a
+ * pulse (see docs/design.md).
+ */
+int iol_event_pulse(int h);
+
+/*
+ * Add count to a semaphore: returns the previous count, or -EINVAL when
+ * count is 0, or -EOVERFLOW when the count would exceed max (nothing
+ * changes).
+ */
+int iol_semaphore_release(int h, uint32_t count);
+
+/* ------------------------------------------------------------------ */
+/* Waits                                                              */
+/* ------------------------------------------------------------------ */
+
+#define IOL_INFINITE  (-1) /* timeout_ns */
+#define IOL_WAIT_ALL  0x1u
+#define IOL_ABANDONED 0x80 /* OR'ed into a wait's result */
+#define IOL_MAX_WAIT  64
+
+/*
+ * Wait until h is signaled and acquire it: a mutex is owned (recursively),
+ * an auto-reset event is reset, a semaphore loses one count.
+ *
+ * timeout_ns is relative, on CLOCK_MONOTONIC; 0 polls, IOL_INFINITE waits
+ * forever.  Signals never surface as -EINTR: the wait resumes with the
+ * time left.  Returns 0, or IOL_ABANDONED when it acquired a mutex whose
+ * previous owner died (it is now owned with count 1), or:
+ *   -ETIMEDOUT  the timeout expired first
+ *   -EINVAL     a negative timeout other than IOL_INFINITE; a handle that
+ *               is not waitable
+ *   -EOVERFLOW  a recursive mutex acquisition beyond UINT32_MAX
+ *   -EAGAIN     the table ran out of thread records for the calling thread
+ */
+int iol_wait(int h, int64_t timeout_ns);
+
+/*
+ * Wait on 1 to IOL_MAX_WAIT handles.
+ *
+ * Without IOL_WAIT_ALL: acquires only the lowest-index signaled object and
+ * returns its index (| IOL_ABANDONED for an abandoned mutex).  The same
+ * object may appear more than once; it is acquired once.
+ *
+ * With IOL_WAIT_ALL: acquires every object atomically or none of them, and
+ * returns 0 (| IOL_ABANDONED if any mutex among them was abandoned).
+ * The same object twice, even through two handles, is -EINVAL, and so are
+ * handles from more than one table (-EXDEV).
+ *
+ * Errors as iol_wait(), plus -EINVAL for n outside 1..IOL_MAX_WAIT, NULL
+ * handles or unknown flags, and -EXDEV as above.
+ */
+int iol_wait_many(const int *handles, unsigned n, unsigned flags, int64_t timeout_ns);
+
+/*
+ * Signal signal_h (release the mutex, set the event, release the semaphore
+ * by 1) and wait on wait_h, with no window between the two in which a
+ * wakeup of wait_h could be missed: this thread counts as a waiter of
+ * wait_h before signal_h is signaled.  If signaling fails its error is
+ * returned (-EPERM, -EOVERFLOW, -EINVAL for a type that cannot be
+ * signaled) and nothing is waited for.  Otherwise as iol_wait(wait_h).
+ */
+int iol_signal_and_wait(int signal_h, int wait_h, int64_t timeout_ns);
+
+/* ------------------------------------------------------------------ */
+/* Handles                                                            */
+/* ------------------------------------------------------------------ */
+
+/* Close a handle.  The object lives while any handle to it, in any
+ * process, is open.  A wait in progress on h keeps its own reference. */
+int iol_close(int h);
+
+/* A new handle to the same object.  -EMFILE, -ENOMEM as for open. */
+int iol_dup(int h);
+
+/*
+ * A token naming h's object that any process attached to the same table
+ * can pass to iol_import().  Tokens carry the slot's generation: a token
+ * whose object has been destroyed never reaches a reused slot.
+ * Returns 0, or -EINVAL (token NULL).
+ */
+int iol_export(int h, uint64_t *token);
+
+/*
+ * A new handle to the object a token names.  Returns a handle, or -ENOENT
+ * when the object no longer exists (or the token belongs to another
+ * table), -EINVAL (t NULL), -EBADF (t closed), -EMFILE, -ENOMEM.
+ */
+int iol_import(iol_table *t, uint64_t token);
+
+enum iol_type {
+	IOL_TYPE_MUTEX = 1,
+	IOL_TYPE_EVENT,
+	IOL_TYPE_SEMAPHORE,
+	IOL_TYPE_PROCESS,
+	IOL_TYPE_THREAD,
+	IOL_TYPE_FILE,
+};
+
+struct iol_info {
+	int type;
+	uint32_t refs; /* open handles to the object, over every process */
+	char name[256]; /* "" for an anonymous object */
+	union {
+		struct {
+			pid_t owner_tid; /* 0 when free or abandoned */
+			uint32_t recursion;
+			bool abandoned;
+		} mutex;
+		struct {
+			bool manual_reset;
+			bool signaled;
+		} event;
+		struct {
+			uint32_t count;
+			uint32_t max;
+		} semaphore;
+	} u;
+};
+
+/* Describe h's object.  Returns 0, or -EINVAL when out is NULL. */
+int iol_query(int h, struct iol_info *out);
+
+/* The name of a type ("mutex", ...), or "unknown". */
+const char *iol_type_name(int type);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* IOLAYER_H */
