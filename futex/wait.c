@@ -1,0 +1,401 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The wait engine: iol_wait, iol_wait_many and iol_signal_and_wait.
+ *
+ * A wait first tries to acquire without blocking (the fast path: one CAS,
+ * no system call, no shared write but the acquisition itself).  Only when
+ * that fails does it pin its handles, register as a waiter on each object
+ * (the `waiters` count a waker reads after changing the word), and loop:
+ *
+ *	try every object; if one is acquired, done
+ *	sleep on the words exactly as they were seen unavailable
+ *	  (plus, for a mutex, its owner's liveness word)
+ *
+ * The count and the word are both accessed seq_cst on each side (the
+ * waiter: count += 1, then load word; the waker: change word, then load
+ * count), so either the waker sees the waiter and wakes it, or the waiter
+ * sees the new word; and because a waiter sleeps on the value it saw, a
+ * change between its look and its sleep makes the sleep return at once.
+ * No wakeup is lost, and there is no polling anywhere: every sleep ends
+ * only on a futex wake, a value change, a signal or the deadline.
+ *
+ * One object: one futex word (FUTEX_WAIT_BITSET with an absolute
+ * deadline), or two through futex_waitv for a mutex held by another
+ * thread.  Several objects: one futex_waitv over all their words.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <string.h>
+
+#include "futex/futex.h"
+#include "src/table.h"
+
+void ioli_wake(iol_table *t, struct ioli_slot *s, int n)
+{
+	if (atomic_load(&s->waiters) == 0)
+		return;
+	/* A multi-object waiter may be woken for an object it does not end
+	 * up taking; waking everyone then is what keeps wakeups from being
+	 * lost, at the price of a thundering herd only in that case. */
+	if (atomic_load(&s->multi) > 0)
+		n = INT_MAX;
+	ioli_futex_wake(&s->word, n, t->futex_private);
+}
+
+static int obj_try(struct ioli_waitobj *o)
+{
+	switch (o->r.type) {
+	case IOL_TYPE_MUTEX:
+		return ioli_mutex_try(o);
+	case IOL_TYPE_EVENT:
+		return ioli_event_try(o);
+	case IOL_TYPE_SEMAPHORE:
+		return ioli_sem_try(o);
+	default:
+		return -EINVAL;
+	}
+}
+
+static bool waitable(uint32_t type)
+{
+	return type == IOL_TYPE_MUTEX || type == IOL_TYPE_EVENT || type == IOL_TYPE_SEMAPHORE;
+}
+
+static bool valid_timeout(int64_t timeout_ns)
+{
+	return timeout_ns >= 0 || timeout_ns == IOL_INFINITE;
+}
+
+/* ---- registration as a waiter -------------------------------------- */
+
+static void reg(struct ioli_waitobj *o, unsigned k, bool multi)
+{
+	struct ioli_slot *s = o->r.s;
+	struct ioli_threc *r = ioli_self_threc(o->r.t);
+	uint64_t bit = 1ull << k;
+
+	/* The pulse epoch this wait starts from, read before the count is
+	 * taken: a pulse that sees no waiter leaves the epoch alone. */
+	if (o->r.type == IOL_TYPE_EVENT)
+		o->epoch = atomic_load(&s->word) & IOLI_EV_EPOCH_MASK;
+	if (r) {
+		atomic_store_explicit(&r->wait_slot[k], o->r.slot, memory_order_relaxed);
+		atomic_store_explicit(&r->wait_gen[k], o->r.sgen, memory_order_relaxed);
+		atomic_store_explicit(&r->wait_multi, multi, memory_order_relaxed);
+		if (atomic_load_explicit(&r->wait_n, memory_order_relaxed) < k + 1)
+			atomic_store_explicit(&r->wait_n, k + 1, memory_order_release);
+	}
+	if (multi)
+		atomic_fetch_add(&s->multi, 1);
+	atomic_fetch_add(&s->waiters, 1);
+	if (r)
+		atomic_fetch_or(&r->wait_reg, bit);
+	o->registered = true;
+}
+
+static void unreg(struct ioli_waitobj *o, unsigned k, bool multi)
+{
+	struct ioli_slot *s = o->r.s;
+	struct ioli_threc *r = ioli_self_threc(o->r.t);
+
+	if (!o->registered)
+		return;
+	if (r)
+		atomic_fetch_and(&r->wait_reg, ~(1ull << k));
+	atomic_fetch_sub(&s->waiters, 1);
+	if (multi)
+		atomic_fetch_sub(&s->multi, 1);
+	if (o->r.type == IOL_TYPE_EVENT)
+		ioli_event_unregistered(s);
+	o->registered = false;
+}
+
+static void journal_clear(struct ioli_waitobj *o, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		struct ioli_threc *r = ioli_self_threc(o[i].r.t);
+
+		if (r)
+			atomic_store_explicit(&r->wait_n, 0, memory_order_release);
+	}
+}
+
+/* ---- the loop ------------------------------------------------------ */
+
+struct wait {
+	struct ioli_waitobj *o;
+	unsigned n;
+	bool all;
+	struct ioli_deadline dl;
+};
+
+/* One pass: acquire something.  Returns the result, or IOLI_TRY_BUSY. */
+static int attempt(struct wait *w)
+{
+	if (w->all)
+		return ioli_waitall_attempt(w->o, w->n);
+	for (unsigned i = 0; i < w->n; i++) {
+		int r;
+
+		if (w->o[i].dup)
+			continue;
+		r = obj_try(&w->o[i]);
+		if (r == IOLI_TRY_BUSY)
+			continue;
+		return r < 0 ? r : (int)i | r;
+	}
+	return IOLI_TRY_BUSY;
+}
+
+static bool lw_seen(_Atomic uint32_t **lws, unsigned n, _Atomic uint32_t *lw)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (lws[i] == lw)
+			return true;
+	return false;
+}
+
+static int sleep_once(struct wait *w)
+{
+	struct futex_waitv wv[FUTEX_WAITV_MAX];
+	_Atomic uint32_t *lws[FUTEX_WAITV_MAX];
+	unsigned nw = 0, nlw = 0, first_lw;
+	int rc;
+
+	for (unsigned i = 0; i < w->n; i++) {
+		struct ioli_waitobj *o = &w->o[i];
+
+		if (o->dup)
+			continue;
+		ioli_waitv_entry(&wv[nw++], &o->r.s->word, o->seen, o->r.t->futex_private);
+	}
+	first_lw = nw;
+	for (unsigned i = 0; i < w->n; i++) {
+		struct ioli_waitobj *o = &w->o[i];
+		uint32_t owner, val;
+		_Atomic uint32_t *lw;
+
+		if (o->dup || o->r.type != IOL_TYPE_MUTEX)
+			continue;
+		owner = o->seen & IOLI_MX_OWNER_MASK;
+		if (owner == 0 || owner == ioli_self_owner_peek(o->r.t))
+			continue;
+		lw = ioli_owner_live_word(o->r.t, owner, &val);
+		if (!lw)
+			return 0; /* the owner just died: try again at once */
+		if (lw_seen(lws, nlw, lw))
+			continue;
+		lws[nlw++] = lw;
+		/* Liveness words are always shared futexes: the kernel's wake
+		 * at a thread's death is a shared one. */
+		ioli_waitv_entry(&wv[nw++], lw, val, false);
+	}
+	if (nw == 1)
+		return ioli_futex_wait(&w->o[0].r.s->word, w->o[0].seen, &w->dl,
+				       w->o[0].r.t->futex_private);
+	rc = ioli_futex_waitv(wv, nw, &w->dl);
+	if (rc >= (int)first_lw && rc < (int)nw) {
+		/* The kernel wakes one waiter when an owner dies; pass it on to
+		 * everyone else waiting on anything that thread owned. */
+		ioli_futex_wake(lws[rc - first_lw], INT_MAX, false);
+	}
+	return rc >= 0 ? 0 : rc;
+}
+
+static int wait_loop(struct wait *w)
+{
+	for (;;) {
+		int r = attempt(w);
+
+		if (r != IOLI_TRY_BUSY)
+			return r;
+		if (ioli_deadline_passed(&w->dl))
+			return -ETIMEDOUT;
+		r = sleep_once(w);
+		switch (r) {
+		case 0:
+		case -EAGAIN:
+		case -EINTR: /* signals never surface: resume with the time left */
+			break;
+		case -ETIMEDOUT:
+			r = attempt(w);
+			return r == IOLI_TRY_BUSY ? -ETIMEDOUT : r;
+		default:
+			return r;
+		}
+	}
+}
+
+/* Pin every handle, make sure this thread has a record in every table
+ * involved, and register on each distinct object. */
+static int prepare(struct wait *w, bool multi)
+{
+	unsigned i;
+	int err = 0;
+
+	for (i = 0; i < w->n; i++) {
+		uint32_t me;
+
+		err = ioli_handle_pin(w->o[i].r.h, &w->o[i].r);
+		if (err)
+			break;
+		err = ioli_self_owner(w->o[i].r.t, &me);
+		if (err) {
+			ioli_handle_unpin(w->o[i].r.h);
+			break;
+		}
+	}
+	if (err) {
+		while (i-- > 0)
+			ioli_handle_unpin(w->o[i].r.h);
+		return err;
+	}
+	for (i = 0; i < w->n; i++)
+		if (!w->o[i].dup)
+			reg(&w->o[i], i, multi);
+	return 0;
+}
+
+static void finish(struct wait *w, bool multi)
+{
+	for (unsigned i = 0; i < w->n; i++)
+		if (!w->o[i].dup)
+			unreg(&w->o[i], i, multi);
+	journal_clear(w->o, w->n);
+	for (unsigned i = 0; i < w->n; i++)
+		ioli_handle_unpin(w->o[i].r.h);
+}
+
+static int resolve(int h, struct ioli_waitobj *o)
+{
+	int err;
+
+	memset(o, 0, sizeof(*o));
+	err = ioli_handle_get(h, &o->r);
+	if (err)
+		return err;
+	if (!waitable(o->r.type))
+		return -EINVAL;
+	return 0;
+}
+
+int iol_wait(int h, int64_t timeout_ns)
+{
+	struct ioli_waitobj o;
+	struct wait w = { .o = &o, .n = 1 };
+	int r;
+
+	if (!valid_timeout(timeout_ns))
+		return -EINVAL;
+	r = resolve(h, &o);
+	if (r)
+		return r;
+	r = obj_try(&o);
+	if (r != IOLI_TRY_BUSY)
+		return r;
+	if (timeout_ns == 0)
+		return -ETIMEDOUT;
+	ioli_deadline_set(&w.dl, timeout_ns);
+	r = prepare(&w, false);
+	if (r)
+		return r;
+	r = wait_loop(&w);
+	finish(&w, false);
+	return r;
+}
+
+int iol_wait_many(const int *handles, unsigned n, unsigned flags, int64_t timeout_ns)
+{
+	struct ioli_waitobj o[IOL_MAX_WAIT];
+	struct wait w = { .o = o, .n = n, .all = flags & IOL_WAIT_ALL };
+	unsigned distinct = 0;
+	int r;
+
+	if (!handles || n == 0 || n > IOL_MAX_WAIT || (flags & ~IOL_WAIT_ALL) ||
+	    !valid_timeout(timeout_ns))
+		return -EINVAL;
+	for (unsigned i = 0; i < n; i++) {
+		r = resolve(handles[i], &o[i]);
+		if (r)
+			return r;
+		for (unsigned j = 0; j < i; j++) {
+			if (o[j].r.t == o[i].r.t && o[j].r.slot == o[i].r.slot) {
+				o[i].dup = true;
+				break;
+			}
+		}
+		if (o[i].dup && w.all)
+			return -EINVAL;
+		if (w.all && o[i].r.t != o[0].r.t)
+			return -EXDEV;
+		distinct += !o[i].dup;
+	}
+	r = attempt(&w);
+	if (r != IOLI_TRY_BUSY)
+		return r;
+	if (timeout_ns == 0)
+		return -ETIMEDOUT;
+	ioli_deadline_set(&w.dl, timeout_ns);
+	bool multi = distinct > 1;
+	r = prepare(&w, multi);
+	if (r)
+		return r;
+	r = wait_loop(&w);
+	finish(&w, multi);
+	return r;
+}
+
+static int signal_one(int h)
+{
+	struct ioli_href r;
+	int err = ioli_handle_get(h, &r);
+
+	if (err)
+		return err;
+	switch (r.type) {
+	case IOL_TYPE_MUTEX:
+		err = iol_mutex_release(h);
+		break;
+	case IOL_TYPE_EVENT:
+		err = iol_event_set(h);
+		break;
+	case IOL_TYPE_SEMAPHORE:
+		err = iol_semaphore_release(h, 1);
+		break;
+	default:
+		return -EINVAL;
+	}
+	return err < 0 ? err : 0;
+}
+
+int iol_signal_and_wait(int signal_h, int wait_h, int64_t timeout_ns)
+{
+	struct ioli_waitobj o;
+	struct wait w = { .o = &o, .n = 1 };
+	struct ioli_href sr;
+	int r;
+
+	if (!valid_timeout(timeout_ns))
+		return -EINVAL;
+	r = ioli_handle_get(signal_h, &sr);
+	if (r)
+		return r;
+	r = resolve(wait_h, &o);
+	if (r)
+		return r;
+	ioli_deadline_set(&w.dl, timeout_ns);
+	/* Count as a waiter of wait_h before signal_h changes: whatever the
+	 * signal sets off (even a pulse of wait_h) finds this thread waiting. */
+	r = prepare(&w, false);
+	if (r)
+		return r;
+	r = signal_one(signal_h);
+	if (r == 0) {
+		r = attempt(&w);
+		if (r == IOLI_TRY_BUSY)
+			r = timeout_ns == 0 ? -ETIMEDOUT : wait_loop(&w);
+	}
+	finish(&w, false);
+	return r;
+}

@@ -1,0 +1,204 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Wait-all: acquire every object or none, atomically.
+ *
+ * Only the holder of L, the table's wait-all lock, may set the LOCKED bit
+ * of a futex word.  With L held, a wait-all checks each object and, if it
+ * is available, sets LOCKED on its word with a CAS against the value it
+ * checked, journaling (slot, value before, value to commit) first.  If
+ * every object was available it commits, storing each new value (which
+ * clears LOCKED); otherwise it restores the values it locked.  Either way
+ * nothing was consumed unless everything was, and no other thread could
+ * change any of those words in between: every other operation that meets
+ * LOCKED passes through L (lock, unlock) and retries, so it waits for the
+ * few instructions of the commit.  A waiting wait-all holds nothing.
+ *
+ * L is a robust mutex.  If its holder dies, the next locker finishes the
+ * job from the journal: during LOCKING it restores the old values, during
+ * COMMIT it stores the new ones, as if the dead thread's wait had
+ * completed just before it died (its mutexes are then abandoned).
+ */
+#include <errno.h>
+#include <limits.h>
+
+#include "futex/futex.h"
+#include "src/table.h"
+
+static void wa_recover(iol_table *t)
+{
+	struct ioli_hdr *h = t->hdr;
+	uint32_t phase = atomic_load_explicit(&h->wa_phase, memory_order_acquire);
+	uint32_t n = atomic_load_explicit(&h->wa_n, memory_order_acquire);
+
+	if (n > IOL_MAX_WAIT)
+		n = IOL_MAX_WAIT;
+	for (uint32_t k = 0; k < n; k++) {
+		uint32_t slot = atomic_load_explicit(&h->wa[k].slot, memory_order_relaxed);
+		uint32_t nv = phase == IOLI_WA_COMMIT
+				      ? atomic_load_explicit(&h->wa[k].new, memory_order_relaxed)
+				      : atomic_load_explicit(&h->wa[k].old, memory_order_relaxed);
+		struct ioli_slot *s;
+		uint32_t v;
+
+		if (slot >= t->nslots)
+			continue;
+		s = ioli_slot(t, slot);
+		v = atomic_load(&s->word);
+		if ((v & IOLI_W_LOCKED) &&
+		    atomic_compare_exchange_strong(&s->word, &v, nv & ~IOLI_W_LOCKED))
+			ioli_wake(t, s, INT_MAX);
+	}
+	atomic_store_explicit(&h->wa_n, 0, memory_order_relaxed);
+	atomic_store_explicit(&h->wa_phase, IOLI_WA_IDLE, memory_order_release);
+}
+
+static int walock(iol_table *t)
+{
+	int r = pthread_mutex_lock(&t->hdr->walock);
+
+	if (r == EOWNERDEAD) {
+		wa_recover(t);
+		pthread_mutex_consistent(&t->hdr->walock);
+		return 0;
+	}
+	return -r;
+}
+
+void ioli_walock_pass(iol_table *t)
+{
+	if (walock(t) == 0)
+		pthread_mutex_unlock(&t->hdr->walock);
+}
+
+/*
+ * Would acquiring o from word value v succeed, and what would the word
+ * become?  *ab is set for a mutex taken from a dead or abandoned owner.
+ */
+static int claim(struct ioli_waitobj *o, uint32_t v, uint32_t me, uint32_t *nv, bool *ab)
+{
+	struct ioli_slot *s = o->r.s;
+	uint32_t owner;
+
+	if (v & IOLI_W_LOCKED)
+		return 0;
+	switch (o->r.type) {
+	case IOL_TYPE_MUTEX:
+		owner = v & IOLI_MX_OWNER_MASK;
+		if (owner == me) {
+			if (atomic_load_explicit(&s->u.mutex.recursion, memory_order_relaxed) ==
+			    UINT32_MAX)
+				return -EOVERFLOW;
+			*nv = v;
+			return 1;
+		}
+		if (owner != 0 && ioli_owner_alive(o->r.t, owner, NULL))
+			return 0;
+		*ab = *ab || owner != 0 || (v & IOLI_MX_ABANDONED);
+		*nv = me;
+		return 1;
+	case IOL_TYPE_EVENT:
+		if (!(v & IOLI_EV_SIGNALED))
+			return 0;
+		*nv = (IOLI_SLOT_FLAGS(atomic_load_explicit(&s->state, memory_order_relaxed)) &
+		       IOLI_OBJ_MANUAL)
+			      ? v
+			      : v & ~IOLI_EV_SIGNALED;
+		return 1;
+	case IOL_TYPE_SEMAPHORE:
+		if ((v & IOLI_SEM_COUNT_MASK) == 0)
+			return 0;
+		*nv = v - 1;
+		return 1;
+	default:
+		return -EINVAL;
+	}
+}
+
+static void took_mutex(struct ioli_waitobj *o, uint32_t old, uint32_t me)
+{
+	struct ioli_slot *s = o->r.s;
+
+	if ((old & IOLI_MX_OWNER_MASK) == me) {
+		atomic_fetch_add_explicit(&s->u.mutex.recursion, 1, memory_order_relaxed);
+		return;
+	}
+	atomic_store_explicit(&s->u.mutex.recursion, 1, memory_order_relaxed);
+	atomic_store_explicit(&s->u.mutex.owner_tid, ioli_gettid(), memory_order_relaxed);
+	ioli_owned_push(o->r.t, o->r.slot);
+}
+
+int ioli_waitall_attempt(struct ioli_waitobj *o, unsigned n)
+{
+	iol_table *t = o[0].r.t;
+	struct ioli_hdr *h = t->hdr;
+	uint32_t me = 0, nv, old[IOL_MAX_WAIT];
+	bool ab = false, busy = false;
+	unsigned k;
+	int r;
+
+	r = ioli_self_owner(t, &me);
+	if (r)
+		return r;
+	/* Without L first: most attempts fail, and a failing one should not
+	 * serialize anybody. */
+	for (k = 0; k < n; k++) {
+		o[k].seen = atomic_load(&o[k].r.s->word);
+		r = claim(&o[k], o[k].seen, me, &nv, &ab);
+		if (r < 0)
+			return r;
+		if (r == 0 && !(o[k].seen & IOLI_W_LOCKED))
+			busy = true;
+	}
+	if (busy)
+		return IOLI_TRY_BUSY;
+
+	ab = false;
+	r = walock(t);
+	if (r)
+		return r;
+	atomic_store_explicit(&h->wa_phase, IOLI_WA_LOCKING, memory_order_relaxed);
+	for (k = 0; k < n; k++) {
+		struct ioli_slot *s = o[k].r.s;
+		uint32_t v = atomic_load(&s->word);
+
+		for (;;) {
+			r = claim(&o[k], v, me, &nv, &ab);
+			if (r <= 0)
+				break;
+			atomic_store_explicit(&h->wa[k].slot, o[k].r.slot, memory_order_relaxed);
+			atomic_store_explicit(&h->wa[k].old, v, memory_order_relaxed);
+			atomic_store_explicit(&h->wa[k].new, nv, memory_order_relaxed);
+			atomic_store_explicit(&h->wa_n, k + 1, memory_order_release);
+			if (atomic_compare_exchange_strong(&s->word, &v, v | IOLI_W_LOCKED))
+				break;
+		}
+		o[k].seen = v;
+		if (r <= 0)
+			break;
+		old[k] = v;
+	}
+	if (k < n) {
+		/* Not all available: put back what was locked, untouched. */
+		for (unsigned i = 0; i < k; i++)
+			atomic_store(&o[i].r.s->word, old[i]);
+		atomic_store_explicit(&h->wa_n, 0, memory_order_relaxed);
+		atomic_store_explicit(&h->wa_phase, IOLI_WA_IDLE, memory_order_release);
+		pthread_mutex_unlock(&h->walock);
+		/* Fill in the rest so the caller can sleep on every word. */
+		for (unsigned i = k + 1; i < n; i++)
+			o[i].seen = atomic_load(&o[i].r.s->word);
+		return r < 0 ? r : IOLI_TRY_BUSY;
+	}
+	atomic_store_explicit(&h->wa_phase, IOLI_WA_COMMIT, memory_order_release);
+	for (k = 0; k < n; k++)
+		atomic_store(&o[k].r.s->word,
+			     atomic_load_explicit(&h->wa[k].new, memory_order_relaxed));
+	atomic_store_explicit(&h->wa_n, 0, memory_order_relaxed);
+	atomic_store_explicit(&h->wa_phase, IOLI_WA_IDLE, memory_order_release);
+	pthread_mutex_unlock(&h->walock);
+
+	for (k = 0; k < n; k++)
+		if (o[k].r.type == IOL_TYPE_MUTEX)
+			took_mutex(&o[k], old[k], me);
+	return ab ? IOL_ABANDONED : 0;
+}

@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Mutexes: recursive, owned by a thread, abandoned when it dies.
+ *
+ * The futex word holds the owner id (0 when free) and ABANDONED, set when
+ * a dead owner's mutex was taken back and cleared by the next acquisition,
+ * which reports IOL_ABANDONED.  Recursion and the owner's tid live beside
+ * the word and are written only by the owner.
+ *
+ * Acquiring a free mutex is one CAS; releasing it is one CAS and a load of
+ * the waiter count: no system call unless someone waits.
+ */
+#include <errno.h>
+#include <limits.h>
+
+#include "src/table.h"
+
+int iol_mutex_open(iol_table *t, const char *name, unsigned flags, bool initial_owner)
+{
+	struct ioli_create c = { .type = IOL_TYPE_MUTEX };
+	int err;
+
+	if (!t)
+		return -EINVAL;
+	if (initial_owner) {
+		if (!ioli_table_usable(t))
+			return -EBADF;
+		err = ioli_self_owner(t, &c.owner);
+		if (err)
+			return err;
+		c.own = true;
+		c.word = c.owner;
+	}
+	return ioli_object_open(t, name, flags, &c);
+}
+
+static void took(struct ioli_waitobj *o, uint32_t slot)
+{
+	struct ioli_slot *s = o->r.s;
+
+	atomic_store_explicit(&s->u.mutex.recursion, 1, memory_order_relaxed);
+	atomic_store_explicit(&s->u.mutex.owner_tid, ioli_gettid(), memory_order_relaxed);
+	ioli_owned_push(o->r.t, slot);
+}
+
+int ioli_mutex_try(struct ioli_waitobj *o)
+{
+	iol_table *t = o->r.t;
+	struct ioli_slot *s = o->r.s;
+	uint32_t me, v, owner;
+	int err = ioli_self_owner(t, &me);
+
+	if (err)
+		return err;
+	v = atomic_load_explicit(&s->word, memory_order_acquire);
+	for (;;) {
+		if (v & IOLI_W_LOCKED) {
+			ioli_walock_pass(t);
+			v = atomic_load_explicit(&s->word, memory_order_acquire);
+			continue;
+		}
+		owner = v & IOLI_MX_OWNER_MASK;
+		if (owner == 0) {
+			if (atomic_compare_exchange_weak_explicit(&s->word, &v, me,
+								  memory_order_acquire,
+								  memory_order_acquire)) {
+				took(o, o->r.slot);
+				return (v & IOLI_MX_ABANDONED) ? IOL_ABANDONED : 0;
+			}
+			continue;
+		}
+		if (owner == me) {
+			uint32_t rec = atomic_load_explicit(&s->u.mutex.recursion,
+							    memory_order_relaxed);
+
+			if (rec == UINT32_MAX)
+				return -EOVERFLOW;
+			atomic_store_explicit(&s->u.mutex.recursion, rec + 1, memory_order_relaxed);
+			return 0;
+		}
+		if (!ioli_owner_alive(t, owner, NULL)) {
+			/* The owner died: take the mutex back as abandoned. */
+			if (atomic_compare_exchange_strong(&s->word, &v, IOLI_MX_ABANDONED)) {
+				ioli_wake(t, s, 1);
+				v = IOLI_MX_ABANDONED;
+			}
+			continue;
+		}
+		o->seen = v;
+		return IOLI_TRY_BUSY;
+	}
+}
+
+int iol_mutex_release(int h)
+{
+	struct ioli_href r;
+	struct ioli_slot *s;
+	uint32_t me, v, rec;
+	int err = ioli_handle_get(h, &r);
+
+	if (err)
+		return err;
+	if (r.type != IOL_TYPE_MUTEX)
+		return -EINVAL;
+	s = r.s;
+	me = ioli_self_owner_peek(r.t);
+	v = atomic_load_explicit(&s->word, memory_order_relaxed);
+	if (me == 0 || (v & (IOLI_MX_OWNER_MASK | IOLI_W_LOCKED)) != me)
+		return -EPERM;
+	rec = atomic_load_explicit(&s->u.mutex.recursion, memory_order_relaxed);
+	if (rec > 1) {
+		atomic_store_explicit(&s->u.mutex.recursion, rec - 1, memory_order_relaxed);
+		return (int)(rec > INT_MAX ? INT_MAX : rec);
+	}
+	atomic_store_explicit(&s->u.mutex.recursion, 0, memory_order_relaxed);
+	atomic_store_explicit(&s->u.mutex.owner_tid, 0, memory_order_relaxed);
+	ioli_owned_pop(r.t, r.slot);
+	/* seq_cst: the store of "free" and the load of the waiter count in
+	 * ioli_wake() pair with a waiter's count increment and word load. */
+	while (!atomic_compare_exchange_weak(&s->word, &v, 0)) {
+		if ((v & IOLI_MX_OWNER_MASK) != me)
+			return -EPERM; /* taken back behind our back (scribbled) */
+	}
+	ioli_wake(r.t, s, 1);
+	return 1;
+}
+
+/* The calling thread, which owns the mutex in `slot`, is going away. */
+void ioli_mutex_abandon_owned(iol_table *t, uint32_t slot, uint32_t owner)
+{
+	struct ioli_slot *s = ioli_slot(t, slot);
+	uint32_t v = atomic_load_explicit(&s->word, memory_order_relaxed);
+
+	if (IOLI_SLOT_TYPE(atomic_load_explicit(&s->state, memory_order_relaxed)) !=
+	    IOL_TYPE_MUTEX)
+		return;
+	while ((v & IOLI_MX_OWNER_MASK) == owner && !(v & IOLI_W_LOCKED)) {
+		atomic_store_explicit(&s->u.mutex.recursion, 0, memory_order_relaxed);
+		atomic_store_explicit(&s->u.mutex.owner_tid, 0, memory_order_relaxed);
+		if (atomic_compare_exchange_weak(&s->word, &v, IOLI_MX_ABANDONED)) {
+			ioli_wake(t, s, 1);
+			return;
+		}
+	}
+}

@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: MIT */
+/* iol_query: a snapshot of an object's state, for tools and tests. */
+#include <errno.h>
+#include <string.h>
+
+#include "src/table.h"
+
+const char *iol_type_name(int type)
+{
+	switch (type) {
+	case IOL_TYPE_MUTEX:
+		return "mutex";
+	case IOL_TYPE_EVENT:
+		return "event";
+	case IOL_TYPE_SEMAPHORE:
+		return "semaphore";
+	case IOL_TYPE_PROCESS:
+		return "process";
+	case IOL_TYPE_THREAD:
+		return "thread";
+	case IOL_TYPE_FILE:
+		return "file";
+	default:
+		return "unknown";
+	}
+}
+
+static void query_mutex(iol_table *t, struct ioli_slot *s, struct iol_info *out)
+{
+	uint32_t v = atomic_load(&s->word) & ~IOLI_W_LOCKED;
+	uint32_t owner = v & IOLI_MX_OWNER_MASK;
+	pid_t tid = 0;
+
+	if (owner == 0) {
+		out->u.mutex.abandoned = v & IOLI_MX_ABANDONED;
+		return;
+	}
+	if (ioli_owner_alive(t, owner, &tid)) {
+		out->u.mutex.owner_tid = tid;
+		out->u.mutex.recursion =
+			atomic_load_explicit(&s->u.mutex.recursion, memory_order_relaxed);
+		return;
+	}
+	/* Its owner died: report it abandoned, and make it so for everyone. */
+	out->u.mutex.abandoned = true;
+	if (atomic_compare_exchange_strong(&s->word, &v, IOLI_MX_ABANDONED))
+		ioli_wake(t, s, 1);
+}
+
+int iol_query(int h, struct iol_info *out)
+{
+	struct ioli_href r;
+	struct ioli_slot *s;
+	uint32_t st, len;
+	int err;
+
+	if (!out)
+		return -EINVAL;
+	err = ioli_handle_get(h, &r);
+	if (err)
+		return err;
+	s = r.s;
+	st = atomic_load_explicit(&s->state, memory_order_acquire);
+	if (!(st & IOLI_SLOT_LIVE) || atomic_load(&s->gen) != r.sgen)
+		return -EBADF;
+	memset(out, 0, sizeof(*out));
+	out->type = (int)IOLI_SLOT_TYPE(st);
+	out->refs = atomic_load_explicit(&s->refs, memory_order_relaxed);
+	len = atomic_load_explicit(&s->name_len, memory_order_relaxed);
+	if (len > IOL_NAME_MAX)
+		len = IOL_NAME_MAX;
+	memcpy(out->name, s->name, len);
+	out->name[len] = '\0';
+	switch (out->type) {
+	case IOL_TYPE_MUTEX:
+		query_mutex(r.t, s, out);
+		break;
+	case IOL_TYPE_EVENT:
+		out->u.event.manual_reset = IOLI_SLOT_FLAGS(st) & IOLI_OBJ_MANUAL;
+		out->u.event.signaled = atomic_load(&s->word) & IOLI_EV_SIGNALED;
+		break;
+	case IOL_TYPE_SEMAPHORE:
+		out->u.semaphore.count = atomic_load(&s->word) & IOLI_SEM_COUNT_MASK;
+		out->u.semaphore.max = s->u.sem.max;
+		break;
+	default:
+		break;
+	}
+	return 0;
+}

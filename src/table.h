@@ -1,0 +1,381 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The shared handle table: memory layout and internal interfaces.
+ *
+ * One file, mapped MAP_SHARED by every attached process, laid out as
+ *
+ *   header | process records | thread records | name buckets | slots | rows
+ *
+ * each region page-aligned so that creating a table touches only the
+ * header: the rest is a sparse tmpfs file whose pages appear as they are
+ * used.  Every offset and count is derived locally from (nslots,
+ * max_procs) and compared with the header once at open; afterwards no
+ * size or offset is read from shared memory again, and every index that
+ * is read from shared memory is bounds-checked before use.
+ *
+ * See docs/design.md for the slot states, the memory-ordering argument of
+ * each operation and the lock hierarchy.
+ */
+#ifndef IOLAYER_SRC_TABLE_H
+#define IOLAYER_SRC_TABLE_H
+
+#include <pthread.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "iolayer.h"
+
+#define IOLI_MAGIC   0x31726579616c6f69ULL /* "iolayer1" little-endian */
+#define IOLI_VERSION 1u
+
+#define IOLI_MAX_THRECS 16384u /* thread records per table (index+1 fits 15 bits) */
+#define IOLI_UNDO_MAX   64u    /* undo entries per table-lock critical section */
+#define IOLI_PAGE       4096u
+
+/* ---- slots --------------------------------------------------------- */
+
+/* slot->state: LIVE bit, type in bits 0-7, object flags in bits 8-15 */
+#define IOLI_SLOT_LIVE     0x80000000u
+#define IOLI_SLOT_TYPE(s)  ((s) & 0xffu)
+#define IOLI_SLOT_FLAGS(s) (((s) >> 8) & 0xffu)
+#define IOLI_OBJ_MANUAL    0x01u /* event: manual reset */
+
+/* Every futex word has this bit: set only by a wait-all holding the
+ * table's wait-all lock, for the few instructions of its commit. */
+#define IOLI_W_LOCKED 0x80000000u
+
+/* mutex word: [31] LOCKED [30] ABANDONED [29:0] owner id (0 = free) */
+#define IOLI_MX_ABANDONED  0x40000000u
+#define IOLI_MX_OWNER_MASK 0x3fffffffu
+/* owner id = (thread record index + 1) | (record generation << 15) */
+#define IOLI_OWNER_IDX_BITS 15u
+#define IOLI_OWNER_IDX_MASK 0x7fffu
+#define IOLI_OWNER_GEN_MASK 0x7fffu
+
+/* event word: [31] LOCKED [30:1] pulse epoch [0] SIGNALED */
+#define IOLI_EV_SIGNALED  0x1u
+#define IOLI_EV_EPOCH_ONE 0x2u
+#define IOLI_EV_EPOCH_MASK 0x7ffffffeu
+
+/* semaphore word: [31] LOCKED [30:0] count */
+#define IOLI_SEM_COUNT_MASK 0x7fffffffu
+
+struct ioli_slot {
+	/* hot: the futex word and the waiter counts that decide wakes */
+	_Atomic uint32_t word;
+	_Atomic uint32_t waiters; /* threads registered as waiting */
+	_Atomic uint32_t multi;   /* of which in multi-object waits */
+	_Atomic uint32_t gen;     /* bumped when the slot is freed (T) */
+	_Atomic uint32_t state;   /* LIVE | type | flags (T) */
+	_Atomic uint32_t refs;    /* handles over all processes (T) */
+	_Atomic uint32_t next;    /* free list or hash chain, index + 1 (T) */
+	_Atomic uint32_t hash;    /* hash of the name (T) */
+	_Atomic uint32_t name_len; /* 0 = anonymous (T) */
+	uint32_t reserved0;
+	union {
+		struct {
+			_Atomic uint32_t recursion; /* written by the owner */
+			_Atomic int32_t owner_tid;  /* written by the owner */
+		} mutex;
+		struct {
+			_Atomic uint32_t grants; /* auto-reset pulses not yet consumed */
+		} event;
+		struct {
+			uint32_t max; /* immutable while live */
+		} sem;
+		uint8_t raw[88];
+	} u;
+	char name[256];
+};
+
+/* ---- process and thread records ------------------------------------ */
+
+#define IOLI_PROC_FREE 0u
+#define IOLI_PROC_LIVE 1u
+
+#define IOLI_IDENT_PIDFS     1u /* ident is the pidfs inode */
+#define IOLI_IDENT_STARTTIME 2u /* ident is the start time from /proc */
+
+struct ioli_proc {
+	_Atomic uint32_t state; /* (T) */
+	_Atomic uint32_t gen;   /* (T) */
+	/* Written before the record turns LIVE, constant while it is. */
+	_Atomic uint32_t pid;
+	_Atomic uint32_t ident_kind;
+	_Atomic uint64_t ident;
+	/* bit p set: row page p (1024 slots) may hold non-zero counts */
+	_Atomic uint64_t row_pages[(1u << 20) / 1024u / 64u];
+	uint8_t reserved[104];
+};
+
+#define IOLI_THREC_FREE 0u
+#define IOLI_THREC_LIVE 1u
+
+struct ioli_threc {
+	_Atomic uint32_t state; /* (T) */
+	_Atomic uint32_t gen;   /* (T) */
+	_Atomic uint32_t tid;   /* (T) */
+	_Atomic uint32_t proc;  /* owning process record (T) */
+	_Atomic uint32_t next;  /* free list, index + 1 (T) */
+	uint32_t reserved0[3];
+	/*
+	 * Locked by the thread for as long as the record is its own.  A robust
+	 * process-shared mutex: when the thread dies in any way the kernel
+	 * marks its word FUTEX_OWNER_DIED and wakes a waiter, which is how a
+	 * waiter in any process learns that a mutex owner died, with no
+	 * polling.  Its first int is the kernel's robust futex word.
+	 */
+	pthread_mutex_t live;
+	uint8_t reserved1[128 - 32 - sizeof(pthread_mutex_t)];
+	/*
+	 * Waiting journal, written only by the thread: the slots it is
+	 * registered on as a waiter, so that the counts of a thread that died
+	 * while waiting can be given back.  Bit i of wait_reg is set once the
+	 * count of wait_slot[i] was taken (and cleared before it is returned),
+	 * so a death between the two never makes a count too small.
+	 */
+	_Atomic uint32_t wait_n;
+	_Atomic uint32_t wait_multi; /* the registration counted in `multi` too */
+	_Atomic uint64_t wait_reg;
+	_Atomic uint32_t wait_slot[IOL_MAX_WAIT];
+	_Atomic uint32_t wait_gen[IOL_MAX_WAIT]; /* the slot's generation then */
+	uint8_t reserved2[1024 - 128 - 16 - 8 * IOL_MAX_WAIT];
+};
+
+/* ---- header -------------------------------------------------------- */
+
+struct ioli_undo {
+	uint64_t off; /* byte offset of a 32-bit field from the table base */
+	uint32_t old;
+	uint32_t reserved;
+};
+
+/* Wait-all journal phases */
+#define IOLI_WA_IDLE    0u
+#define IOLI_WA_LOCKING 1u
+#define IOLI_WA_COMMIT  2u
+
+struct ioli_hdr {
+	/* identity and layout: written once at creation */
+	uint64_t magic;
+	uint32_t version;
+	uint32_t hdr_size;
+	uint32_t slot_size;
+	uint32_t proc_size;
+	uint32_t threc_size;
+	uint32_t mutex_size;
+	uint32_t nslots;
+	uint32_t nbuckets;
+	uint32_t max_procs;
+	uint32_t max_threcs;
+	uint64_t off_procs, off_threcs, off_buckets, off_slots, off_rows;
+	uint64_t total_size;
+	uint32_t salt; /* random: tokens of another table never match */
+	uint32_t reserved0;
+
+	/* T: the table lock.  Allocation, names, references, records. */
+	alignas(64) pthread_mutex_t lock;
+	_Atomic uint32_t free_head;  /* free slot list, index + 1 */
+	_Atomic uint32_t hwm;        /* slots [0, hwm) have been used */
+	_Atomic uint32_t live;       /* live objects */
+	_Atomic uint32_t threc_free; /* free thread records, index + 1 */
+	_Atomic uint32_t threc_hwm;
+	_Atomic uint32_t undo_n;
+	struct ioli_undo undo[IOLI_UNDO_MAX];
+
+	/* L: the wait-all lock and its journal (roll-forward on death) */
+	alignas(64) pthread_mutex_t walock;
+	_Atomic uint32_t wa_phase;
+	_Atomic uint32_t wa_n;
+	struct {
+		_Atomic uint32_t slot;
+		_Atomic uint32_t old; /* the value before LOCKED was set */
+		_Atomic uint32_t new; /* the value the commit stores */
+		uint32_t reserved;
+	} wa[IOL_MAX_WAIT];
+};
+
+/* ---- the process-local view of a table ----------------------------- */
+
+struct iol_table {
+	uint8_t *base;
+	size_t size;
+	struct ioli_hdr *hdr;
+	struct ioli_proc *procs;
+	struct ioli_threc *threcs;
+	_Atomic uint32_t *buckets;
+	struct ioli_slot *slots;
+	_Atomic uint32_t *rows;
+	/* copies of the header's layout, validated once */
+	uint32_t nslots, nbuckets, max_procs, max_threcs, salt;
+	uint32_t self;      /* our process record */
+	uint32_t self_gen;
+	bool private_;      /* IOL_TABLE_PRIVATE */
+	bool futex_private; /* FUTEX_PRIVATE_FLAG for object words */
+	_Atomic bool closed; /* iol_table_close() was called */
+	_Atomic bool forked; /* this is a fork()ed child's copy */
+	_Atomic uint32_t localrefs; /* open + handles + thread records + pins */
+	uint64_t id;        /* unique in this process, never reused */
+	dev_t dev;          /* file identity (0 for private tables) */
+	ino_t ino;
+	char name[65];
+	struct iol_table *reg_next; /* the process's registry of tables */
+};
+
+/* Pointer helpers, all bounds-checked by the callers' index checks. */
+static inline struct ioli_slot *ioli_slot(iol_table *t, uint32_t i)
+{
+	return &t->slots[i];
+}
+static inline _Atomic uint32_t *ioli_row(iol_table *t, uint32_t proc)
+{
+	return t->rows + (size_t)proc * t->nslots;
+}
+
+/* ---- layout (src/layout.c) ----------------------------------------- */
+
+struct ioli_layout {
+	uint32_t nslots, nbuckets, max_procs, max_threcs;
+	uint64_t off_procs, off_threcs, off_buckets, off_slots, off_rows, total_size;
+};
+void ioli_layout_compute(uint32_t nslots, uint32_t max_procs, struct ioli_layout *l);
+void ioli_header_init(struct ioli_hdr *h, const struct ioli_layout *l, uint32_t salt);
+int ioli_header_check(const struct ioli_hdr *h, uint64_t file_size, struct ioli_layout *out);
+
+/* ---- the table lock T with its undo log (src/tlock.c) -------------- */
+
+int ioli_tlock(iol_table *t);
+void ioli_tunlock(iol_table *t);
+/* Under T: log the old value of a 32-bit field, then store v. */
+void ioli_tset(iol_table *t, _Atomic uint32_t *field, uint32_t v);
+int ioli_robust_mutex_init(pthread_mutex_t *m);
+
+/* ---- process identity (src/procid.c) ------------------------------ */
+
+/* An identity for pid that survives pid reuse: its pidfs inode where
+ * pidfds have one (the probe's IOL_FEAT_PIDFS), else its start time. */
+int ioli_proc_identity(pid_t pid, uint32_t *kind, uint64_t *ident);
+
+/* ---- tables (src/table.c) ------------------------------------------- */
+
+bool ioli_table_usable(iol_table *t);
+void ioli_table_ref(iol_table *t);
+void ioli_table_unref(iol_table *t);
+
+/* ---- names (src/names.c), under T ---------------------------------- */
+
+uint32_t ioli_name_hash(const char *name, size_t len);
+/* Returns the slot index or UINT32_MAX. */
+uint32_t ioli_name_find(iol_table *t, const char *name, size_t len, uint32_t hash);
+void ioli_name_insert(iol_table *t, uint32_t slot);
+void ioli_name_remove(iol_table *t, uint32_t slot);
+
+/* ---- slots and references (src/slots.c), under T ------------------- */
+
+/* Allocate a slot, LIVE with the given type, flags and name, refs 0.
+ * Returns the index or -ENOSPC. */
+int ioli_slot_alloc(iol_table *t, uint32_t type, uint32_t flags, const char *name, size_t len,
+		    uint32_t hash);
+/* One more / one fewer handle held by process record `proc`.  ref_get
+ * fails with -EMFILE when a count would overflow; ref_put frees the slot
+ * when the count reaches 0. */
+int ioli_ref_get(iol_table *t, uint32_t proc, uint32_t slot);
+void ioli_ref_put(iol_table *t, uint32_t proc, uint32_t slot);
+bool ioli_slot_live(iol_table *t, uint32_t slot, uint32_t gen);
+
+/* ---- process-local handles (src/handles.c) ------------------------- */
+
+struct ioli_href {
+	iol_table *t;
+	struct ioli_slot *s;
+	uint32_t slot;
+	uint32_t sgen;
+	uint32_t type;
+	int h;
+};
+
+/* Resolve h without pinning it: enough for calls that do not block. */
+int ioli_handle_get(int h, struct ioli_href *out);
+/* Resolve and pin: the object stays alive until ioli_handle_unpin(),
+ * even if h is closed meanwhile. */
+int ioli_handle_pin(int h, struct ioli_href *out);
+void ioli_handle_unpin(int h);
+/* Reserve a handle number; publish it with ioli_handle_publish() once the
+ * shared reference exists, or give it back with ioli_handle_cancel(). */
+int ioli_handle_reserve(void);
+void ioli_handle_publish(int h, iol_table *t, uint32_t slot, uint32_t sgen, uint32_t type);
+void ioli_handle_cancel(int h);
+/* Close every handle of t (iol_table_close) / forget all (after fork). */
+void ioli_handles_close_table(iol_table *t);
+void ioli_handles_after_fork(void);
+void ioli_handles_atfork_prepare(void);
+void ioli_handles_atfork_parent(void);
+
+/* ---- thread records (src/threc.c) ----------------------------------- */
+
+/* The calling thread's owner id in t (allocating its record on first
+ * use), or a negative errno. */
+int ioli_self_owner(iol_table *t, uint32_t *owner);
+/* The calling thread's owner id if it already has a record, else 0. */
+uint32_t ioli_self_owner_peek(iol_table *t);
+pid_t ioli_gettid(void);
+/* Is the thread behind an owner id alive?  Also gives its tid. */
+bool ioli_owner_alive(iol_table *t, uint32_t owner, pid_t *tid);
+/* The robust futex word of the owner's liveness lock, or NULL. */
+_Atomic uint32_t *ioli_owner_live_word(iol_table *t, uint32_t owner, uint32_t *val);
+/* Track mutexes the calling thread owns (for abandonment at its exit). */
+void ioli_owned_push(iol_table *t, uint32_t slot);
+void ioli_owned_pop(iol_table *t, uint32_t slot);
+/* Drop the calling thread's record in t (table close). */
+void ioli_threc_release_self(iol_table *t);
+void ioli_threc_after_fork(void);
+/* The calling thread's record in t, or NULL (its wait journal lives there). */
+struct ioli_threc *ioli_self_threc(iol_table *t);
+/* Free records of threads that died (under T). */
+uint32_t ioli_threc_reap_dead(iol_table *t);
+
+/* ---- objects (src/mutex.c, src/event.c, src/semaphore.c) ----------- */
+
+/* The result of trying to acquire an object without blocking. */
+#define IOLI_TRY_BUSY 1 /* not available; *seen holds the word observed */
+
+struct ioli_waitobj {
+	struct ioli_href r;
+	uint32_t epoch; /* events: pulse epoch when the wait began */
+	uint32_t seen;  /* the word value observed unavailable */
+	bool dup;       /* same object as an earlier entry */
+	bool registered;
+};
+
+int ioli_mutex_try(struct ioli_waitobj *o);
+int ioli_event_try(struct ioli_waitobj *o);
+int ioli_sem_try(struct ioli_waitobj *o);
+void ioli_mutex_abandon_owned(iol_table *t, uint32_t slot, uint32_t owner);
+void ioli_event_unregistered(struct ioli_slot *s);
+/* Wait-all: acquire every object or none (futex/waitall.c).  Returns 0 or
+ * IOL_ABANDONED, IOLI_TRY_BUSY with every o[i].seen filled, or an error. */
+int ioli_waitall_attempt(struct ioli_waitobj *o, unsigned n);
+
+/* Wake the waiters a state change may satisfy: `n` of them, or all when a
+ * multi-object waiter is registered. */
+void ioli_wake(iol_table *t, struct ioli_slot *s, int n);
+
+/* Wait until the wait-all lock holder (if any) is done with a word. */
+void ioli_walock_pass(iol_table *t);
+
+/* Generic object open shared by every type: name lookup or creation. */
+struct ioli_create {
+	uint32_t type;
+	uint32_t flags;   /* IOLI_OBJ_* */
+	uint32_t word;    /* initial futex word */
+	uint32_t u32a;    /* type data: sem max / mutex recursion */
+	bool own;         /* mutex: created owned by the caller */
+	uint32_t owner;
+};
+int ioli_object_open(iol_table *t, const char *name, unsigned flags, struct ioli_create *c);
+
+#endif /* IOLAYER_SRC_TABLE_H */
