@@ -46,6 +46,15 @@ CFLAGS   += $(CSTD) $(OPT) $(WARN) $(SANFLAGS) -pthread -fPIC -MMD -MP
 LDFLAGS  += $(SANFLAGS) -pthread
 LIBS     := -luring
 
+# liburing 2.3 defines no version macros (2.4+ has IO_URING_VERSION_MAJOR/
+# MINOR); the probe then reports the version pkg-config gives at build time.
+# Recursive '=' so pkg-config runs when the object is compiled, after
+# mk/deps.sh has installed it.
+LIBURING_PC_WORDS = $(subst ., ,$(shell pkg-config --modversion liburing 2>/dev/null))
+LIBURING_PC_DEFS = $(if $(word 2,$(LIBURING_PC_WORDS)),-DIOLI_LIBURING_PC_MAJOR=$(word \
+	1,$(LIBURING_PC_WORDS)) -DIOLI_LIBURING_PC_MINOR=$(word 2,$(LIBURING_PC_WORDS)))
+$(BUILD)/obj/src/probe_env.o: CPPFLAGS += $(LIBURING_PC_DEFS)
+
 LIB_SRCS := $(sort $(wildcard src/*.c futex/*.c uring/*.c))
 CLI_SRCS := $(sort $(wildcard src/cli/*.c))
 TEST_SRCS := $(sort $(wildcard tests/test_*.c))

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The iolayer command: one dispatcher (main.c) over a table of
+ * subcommands.  A subcommand is a handler taking its own argv (argv[0] is
+ * its name) that handles --help itself and returns an exit code.
+ */
+#ifndef IOLAYER_CLI_H
+#define IOLAYER_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+enum {
+	CLI_OK = 0,    /* success (a probe that finds features missing is a success) */
+	CLI_FAIL = 1,  /* the command ran and failed */
+	CLI_USAGE = 2, /* bad command line */
+};
+
+struct cli_cmd {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary; /* one line for `iolayer --help` */
+};
+
+/* Subcommands. */
+int ioli_cli_probe(int argc, char **argv);
+int ioli_cli_version(int argc, char **argv);
+
+/* Shared by subcommands. */
+
+/* True when argv[1..] asks for help (-h or --help anywhere). */
+bool ioli_cli_wants_help(int argc, char **argv);
+/* "iolayer CMD: msg" on stderr, then "Try 'iolayer CMD --help'."; returns
+ * CLI_USAGE. */
+int ioli_cli_usage_error(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Flushes stdout; on a write error says so on stderr and returns CLI_FAIL. */
+int ioli_cli_finish(int rc);
+/* Whether to colour stdout: a terminal, and NO_COLOR unset or empty. */
+bool ioli_cli_colour(void);
+
+/* JSON output: s as a JSON string literal (quoted and escaped), or null. */
+void ioli_cli_json_str(FILE *out, const char *s);
+
+#endif /* IOLAYER_CLI_H */
