@@ -102,7 +102,7 @@ int iol_event_pulse(int h)
 {
 	struct ioli_href r;
 	bool manual;
-	uint32_t v, nv, waiters;
+	uint32_t v, nv, waiters = 0;
 	int err = get_event(h, &r, &manual);
 
 	if (err)

@@ -52,9 +52,9 @@ static struct hent *entry(uint32_t idx)
 
 static struct hent *entry_of(int h, uint32_t *gen)
 {
+	*gen = (uint32_t)h & 0xffu;
 	if (h <= 0)
 		return NULL;
-	*gen = (uint32_t)h & 0xffu;
 	return entry((uint32_t)h >> 8);
 }
 

@@ -27,7 +27,7 @@ int iol_semaphore_open(iol_table *t, const char *name, unsigned flags, uint32_t 
 int iol_semaphore_release(int h, uint32_t count)
 {
 	struct ioli_href r;
-	uint32_t v, c, max;
+	uint32_t v, c = 0, max;
 	int err = ioli_handle_get(h, &r);
 
 	if (err)
