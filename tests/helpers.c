@@ -333,3 +333,59 @@ bool th_join(pthread_t th, void **ret, int timeout_ms)
 	}
 	return pthread_timedjoin_np(th, ret, &ts) == 0;
 }
+
+/* ---- a thread that waits ------------------------------------------- */
+
+static void *waiter_main(void *arg)
+{
+	struct th_waiter *w = arg;
+	int64_t t0;
+
+	atomic_store(&w->tid, th_gettid());
+	t0 = th_now_ns();
+	switch (w->mode) {
+	case TH_WAIT:
+		w->result = iol_wait(w->h, w->timeout_ns);
+		break;
+	case TH_WAIT_MANY:
+		w->result = iol_wait_many(w->hs, w->n, w->flags, w->timeout_ns);
+		break;
+	case TH_SIGNAL_AND_WAIT:
+		w->result = iol_signal_and_wait(w->signal_h, w->h, w->timeout_ns);
+		break;
+	}
+	w->elapsed_ns = th_now_ns() - t0;
+	if (w->then)
+		w->then_result = w->then(w);
+	atomic_store(&w->done, 1);
+	return NULL;
+}
+
+void th_waiter_start(struct th_waiter *w)
+{
+	atomic_store(&w->tid, 0);
+	atomic_store(&w->done, 0);
+	w->result = INT32_MIN;
+	w->then_result = 0;
+	assert_int_equal(pthread_create(&w->th, NULL, waiter_main, w), 0);
+}
+
+bool th_waiter_blocked(struct th_waiter *w, int timeout_ms)
+{
+	int64_t deadline = th_now_ns() + (int64_t)timeout_ms * 1000000;
+
+	while (atomic_load(&w->tid) == 0) {
+		if (th_now_ns() > deadline)
+			return false;
+		short_pause();
+	}
+	return th_wait_blocked(atomic_load(&w->tid), timeout_ms) && !atomic_load(&w->done);
+}
+
+int th_waiter_join(struct th_waiter *w)
+{
+	if (!th_join(w->th, NULL, TH_LONG_MS))
+		fail_msg("waiter thread %d did not finish within %d ms", (int)atomic_load(&w->tid),
+			 TH_LONG_MS);
+	return w->result;
+}

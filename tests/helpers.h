@@ -14,6 +14,7 @@
 #define IOLAYER_TESTS_HELPERS_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -116,6 +117,38 @@ bool th_wait_blocked(pid_t tid, int timeout_ms);
 bool th_wait_all_blocked(const pid_t *tids, unsigned n, int timeout_ms);
 /* Wait until *v >= atleast, up to timeout_ms. */
 bool th_wait_count(const _Atomic int *v, int atleast, int timeout_ms);
+
+/* ---- a thread that waits ------------------------------------------- */
+
+enum th_wait_mode { TH_WAIT, TH_WAIT_MANY, TH_SIGNAL_AND_WAIT };
+
+struct th_waiter {
+	/* in */
+	enum th_wait_mode mode;
+	int h;	      /* TH_WAIT; the wait handle of TH_SIGNAL_AND_WAIT */
+	int signal_h; /* TH_SIGNAL_AND_WAIT */
+	int hs[IOL_MAX_WAIT + 1];
+	unsigned n, flags; /* TH_WAIT_MANY */
+	int64_t timeout_ns;
+	/* run in the thread after the wait (e.g. release what it got) */
+	int (*then)(struct th_waiter *w);
+	void *arg;
+	/* out */
+	pthread_t th;
+	_Atomic pid_t tid;
+	_Atomic int done;
+	int result;
+	int then_result;
+	int64_t elapsed_ns;
+};
+
+/* Start w's thread: it notes its tid, waits as told, runs then(). */
+void th_waiter_start(struct th_waiter *w);
+/* Wait until the thread is asleep in a futex wait (false: it never was). */
+bool th_waiter_blocked(struct th_waiter *w, int timeout_ms);
+/* Join it (failing the test if it does not end within TH_LONG_MS) and
+ * return the wait's result. */
+int th_waiter_join(struct th_waiter *w);
 
 /* pthread_join with a time limit: false (and the thread left running)
  * when it did not end in time. */
