@@ -108,7 +108,15 @@ int th_teardown_dir_empty(void **state)
 	while ((e = readdir(d))) {
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
 			continue;
-		fprintf(stderr, "test left %s/%s behind\n", th_dir(), e->d_name);
+		fprintf(stderr, "test left %s/%s behind (removed)\n", th_dir(), e->d_name);
+		/* Remove it, so the next test is judged on its own files. */
+		{
+			char path[4096];
+
+			snprintf(path, sizeof(path), "%s/%s", th_dir(), e->d_name);
+			if (unlink(path) != 0)
+				rmdir(path);
+		}
 		left++;
 	}
 	closedir(d);
