@@ -264,6 +264,27 @@ struct iol_info {
 			uint32_t count;
 			uint32_t max;
 		} semaphore;
+		struct {
+			pid_t pid;
+			bool ended;
+			bool status_known; /* the fields below are valid */
+			bool exited;       /* exited with code, else killed by signal */
+			bool core_dumped;
+			int code;
+			int signal;
+		} process;
+		struct {
+			pid_t tid;
+			bool ended;
+		} thread;
+		struct {
+			uint64_t dev, ino;
+			unsigned access; /* IOL_SHARE_* bits as access: read, write */
+			unsigned share;  /* IOL_SHARE_* this open grants */
+			/* the file's record, over every open in every process */
+			uint32_t opens, readers, writers, deleters;
+			uint32_t share_read, share_write, share_delete;
+		} file;
 	} u;
 };
 
@@ -276,5 +297,9 @@ const char *iol_type_name(int type);
 #ifdef __cplusplus
 }
 #endif
+
+#include "iolayer/file.h"
+#include "iolayer/probe.h"
+#include "iolayer/process.h"
 
 #endif /* IOLAYER_H */

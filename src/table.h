@@ -43,6 +43,27 @@
 #define IOLI_SLOT_TYPE(s)  ((s) & 0xffu)
 #define IOLI_SLOT_FLAGS(s) (((s) >> 8) & 0xffu)
 #define IOLI_OBJ_MANUAL    0x01u /* event: manual reset */
+#define IOLI_OBJ_KEYED     0x02u /* named by an internal binary key, not a user name */
+
+/* Internal slot types, never handed out as handles. */
+#define IOLI_TYPE_FILEREC 0x40u
+
+/* Keys of internal objects start with a NUL byte, which no user name can. */
+#define IOLI_KEY_PROCESS 0x01u
+#define IOLI_KEY_FILE    0x02u
+
+/* process and thread words: [0] SIGNALED (it ended) */
+#define IOLI_SIG_SIGNALED 0x1u
+
+/* process status: [31] HAVE [30] EXITED [29] CORE [15:8] signal [7:0] code */
+#define IOLI_PS_HAVE   0x80000000u
+#define IOLI_PS_EXITED 0x40000000u
+#define IOLI_PS_CORE   0x20000000u
+
+/* file access bits held by an open */
+#define IOLI_ACC_READ   0x1u
+#define IOLI_ACC_WRITE  0x2u
+#define IOLI_ACC_DELETE 0x4u
 
 /* Every futex word has this bit: set only by a wait-all holding the
  * table's wait-all lock, for the few instructions of its commit. */
@@ -87,6 +108,31 @@ struct ioli_slot {
 		struct {
 			uint32_t max; /* immutable while live */
 		} sem;
+		struct { /* IOL_TYPE_PROCESS */
+			_Atomic uint32_t pid;
+			_Atomic uint32_t ident_kind;
+			_Atomic uint64_t ident;
+			_Atomic uint32_t spawner;     /* process record + 1, 0: none */
+			_Atomic uint32_t spawner_gen; /* its generation */
+			_Atomic uint32_t status;      /* IOLI_PS_* */
+		} proc;
+		struct { /* IOL_TYPE_THREAD */
+			_Atomic uint32_t tid;
+			_Atomic uint32_t creator;     /* process record + 1 */
+			_Atomic uint32_t creator_gen;
+			_Atomic uint64_t result;
+		} thread;
+		struct { /* IOL_TYPE_FILE: one open */
+			_Atomic uint32_t rec;     /* its file record's slot */
+			_Atomic uint32_t rec_gen;
+			_Atomic uint32_t access;  /* IOLI_ACC_* */
+			_Atomic uint32_t share;   /* IOL_SHARE_* */
+		} fopen;
+		struct { /* IOLI_TYPE_FILEREC: one file, keyed by device and inode */
+			_Atomic uint32_t dev_lo, dev_hi, ino_lo, ino_hi;
+			_Atomic uint32_t opens, readers, writers, deleters;
+			_Atomic uint32_t sh_read, sh_write, sh_delete;
+		} frec;
 		uint8_t raw[88];
 	} u;
 	char name[256];
