@@ -9,6 +9,8 @@ limit=${IOLAYER_TEST_TIMEOUT:-300}
 shm=$(mktemp -d /dev/shm/iolayer-test.XXXXXX) || exit 1
 trap 'rm -rf "$shm"' EXIT INT TERM
 export IOLAYER_SHM_DIR="$shm"
+# The source tree, for tests that run make in it (test_install).
+export IOLAYER_SRCDIR="${IOLAYER_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}"
 
 pass=0 fail=0 failed=""
 for t in "$@"; do
