@@ -109,6 +109,12 @@ static int claim(struct ioli_waitobj *o, uint32_t v, uint32_t me, uint32_t *nv, 
 			return 0;
 		*nv = v - 1;
 		return 1;
+	case IOL_TYPE_PROCESS:
+	case IOL_TYPE_THREAD:
+		if (!(v & IOLI_SIG_SIGNALED))
+			return 0;
+		*nv = v;
+		return 1;
 	default:
 		return -EINVAL;
 	}

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "src/table.h"
+#include "src/watcher.h"
 
 static int check_name(const char *name, size_t *len)
 {
@@ -105,4 +106,32 @@ out_unlock:
 out_cancel:
 	ioli_handle_cancel(h);
 	return err;
+}
+
+void ioli_obj_local_get(iol_table *t, uint32_t slot, uint32_t sgen, uint32_t type)
+{
+	switch (type) {
+	case IOL_TYPE_PROCESS:
+		ioli_watch_get(t, slot, sgen, -1);
+		break;
+	case IOL_TYPE_FILE:
+		ioli_file_local_get(t, slot, sgen);
+		break;
+	default:
+		break;
+	}
+}
+
+void ioli_obj_local_put(iol_table *t, uint32_t slot, uint32_t sgen, uint32_t type)
+{
+	switch (type) {
+	case IOL_TYPE_PROCESS:
+		ioli_watch_put(t, slot, sgen);
+		break;
+	case IOL_TYPE_FILE:
+		ioli_file_local_put(t, slot, sgen);
+		break;
+	default:
+		break;
+	}
 }

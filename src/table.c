@@ -21,6 +21,7 @@
 
 #include "iolayer/probe.h"
 #include "src/table.h"
+#include "src/watcher.h"
 
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static iol_table *registry;
@@ -50,6 +51,8 @@ static void atfork_child(void)
 		atomic_store(&t->forked, true);
 	ioli_handles_after_fork();
 	ioli_threc_after_fork();
+	ioli_watcher_after_fork();
+	ioli_file_after_fork();
 }
 
 static void detach(iol_table *t);
@@ -61,6 +64,7 @@ static void detach(iol_table *t);
  */
 static void at_exit(void)
 {
+	ioli_watcher_at_exit();
 	pthread_mutex_lock(&reg_lock);
 	for (iol_table *t = registry; t; t = t->reg_next) {
 		if (atomic_load(&t->forked) || atomic_exchange(&t->closed, true))

@@ -305,6 +305,11 @@ int ioli_robust_mutex_init(pthread_mutex_t *m);
 /* An identity for pid that survives pid reuse: its pidfs inode where
  * pidfds have one (the probe's IOL_FEAT_PIDFS), else its start time. */
 int ioli_proc_identity(pid_t pid, uint32_t *kind, uint64_t *ident);
+/* The identity of the process a pidfd refers to (pid given for the
+ * start-time fallback); -ESRCH if it was reaped meanwhile. */
+int ioli_pidfd_identity(int pidfd, pid_t pid, uint32_t *kind, uint64_t *ident);
+/* Is process record p (of generation gen) attached and its process alive? */
+bool ioli_proc_alive(iol_table *t, uint32_t p, uint32_t gen);
 
 /* ---- tables (src/table.c) ------------------------------------------- */
 
@@ -332,6 +337,10 @@ int ioli_slot_alloc(iol_table *t, uint32_t type, uint32_t flags, const char *nam
 int ioli_ref_get(iol_table *t, uint32_t proc, uint32_t slot);
 void ioli_ref_put(iol_table *t, uint32_t proc, uint32_t slot);
 bool ioli_slot_live(iol_table *t, uint32_t slot, uint32_t gen);
+/* Free a slot now (its references are gone), running its type's release. */
+void ioli_slot_free(iol_table *t, uint32_t slot);
+/* Give a keyed (internal) name to a live anonymous slot. */
+void ioli_slot_set_key(iol_table *t, uint32_t slot, const uint8_t *key, size_t len);
 
 /* ---- process-local handles (src/handles.c) ------------------------- */
 
@@ -387,7 +396,9 @@ uint32_t ioli_threc_reap_dead(iol_table *t);
 /* ---- objects (src/mutex.c, src/event.c, src/semaphore.c) ----------- */
 
 /* The result of trying to acquire an object without blocking. */
-#define IOLI_TRY_BUSY 1 /* not available; *seen holds the word observed */
+/* Not available; *seen holds the word observed.  Distinct from every
+ * success value (an index 0..63, or IOL_ABANDONED) and every error. */
+#define IOLI_TRY_BUSY 0x10000
 
 struct ioli_waitobj {
 	struct ioli_href r;
@@ -423,5 +434,17 @@ struct ioli_create {
 	uint32_t owner;
 };
 int ioli_object_open(iol_table *t, const char *name, unsigned flags, struct ioli_create *c);
+
+/* Per-process bookkeeping of some types, when this process gains or loses
+ * a handle to an object (called outside T). */
+void ioli_obj_local_get(iol_table *t, uint32_t slot, uint32_t sgen, uint32_t type);
+void ioli_obj_local_put(iol_table *t, uint32_t slot, uint32_t sgen, uint32_t type);
+/* Release hooks run under T when a slot of that type is freed. */
+void ioli_file_released(iol_table *t, uint32_t slot);
+void ioli_file_local_get(iol_table *t, uint32_t slot, uint32_t gen);
+void ioli_file_local_put(iol_table *t, uint32_t slot, uint32_t gen);
+void ioli_file_after_fork(void);
+/* Try functions of the types that are signaled once, when they end. */
+int ioli_ended_try(struct ioli_waitobj *o);
 
 #endif /* IOLAYER_SRC_TABLE_H */
