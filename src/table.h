@@ -314,6 +314,13 @@ bool ioli_proc_alive(iol_table *t, uint32_t p, uint32_t gen);
 /* ---- tables (src/table.c) ------------------------------------------- */
 
 bool ioli_table_usable(iol_table *t);
+/* Map a table without attaching to it (t->self is UINT32_MAX), to look at
+ * it (iolayer ls) or check and repair it (fsck).  Closed with
+ * ioli_table_inspect_close(). */
+int ioli_table_inspect(const char *name, bool writable, iol_table **out);
+int ioli_table_inspect_fd(int fd, bool writable, iol_table **out);
+void ioli_table_inspect_close(iol_table *t);
+int ioli_table_path(const char *name, char *buf, size_t len);
 void ioli_table_ref(iol_table *t);
 void ioli_table_unref(iol_table *t);
 

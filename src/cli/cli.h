@@ -25,6 +25,8 @@ struct cli_cmd {
 /* Subcommands. */
 int ioli_cli_probe(int argc, char **argv);
 int ioli_cli_version(int argc, char **argv);
+int ioli_cli_ls(int argc, char **argv);
+int ioli_cli_rm(int argc, char **argv);
 
 /* Shared by subcommands. */
 
