@@ -22,6 +22,7 @@
 #include <limits.h>
 
 #include "futex/futex.h"
+#include "src/fault.h"
 #include "src/table.h"
 
 static void wa_recover(iol_table *t)
@@ -182,6 +183,7 @@ int ioli_waitall_attempt(struct ioli_waitobj *o, unsigned n)
 		if (r <= 0)
 			break;
 		old[k] = v;
+		IOLI_FAULT("waitall.locking");
 	}
 	if (k < n) {
 		/* Not all available: put back what was locked, untouched. */
@@ -196,9 +198,11 @@ int ioli_waitall_attempt(struct ioli_waitobj *o, unsigned n)
 		return r < 0 ? r : IOLI_TRY_BUSY;
 	}
 	atomic_store_explicit(&h->wa_phase, IOLI_WA_COMMIT, memory_order_release);
-	for (k = 0; k < n; k++)
+	for (k = 0; k < n; k++) {
 		atomic_store(&o[k].r.s->word,
 			     atomic_load_explicit(&h->wa[k].new, memory_order_relaxed));
+		IOLI_FAULT("waitall.commit");
+	}
 	atomic_store_explicit(&h->wa_n, 0, memory_order_relaxed);
 	atomic_store_explicit(&h->wa_phase, IOLI_WA_IDLE, memory_order_release);
 	pthread_mutex_unlock(&h->walock);

@@ -441,14 +441,24 @@ int iol_table_open(const char *name, const struct iol_table_opts *opts, iol_tabl
 	snprintf(t->name, sizeof(t->name), "%s", name);
 	err = (o.flags & IOL_TABLE_PRIVATE) ? open_private(t, o.slots)
 					    : open_shared(t, name, o.slots, o.mode);
-	if (!err)
+	if (!err) {
 		err = attach(t);
+		/* Every record taken: some may belong to dead processes. */
+		if (err == -EUSERS) {
+			t->self = UINT32_MAX;
+			if (ioli_reclaim_dead(t) > 0)
+				err = attach(t);
+		}
+	}
 	if (err) {
 		table_free(t);
 		return err;
 	}
 	atomic_store(&t->localrefs, 1);
 	reg_add(t);
+	/* Opening is when a process notices deaths nobody else did. */
+	if (!t->private_)
+		ioli_reclaim_dead(t);
 	*out = t;
 	return 0;
 }

@@ -265,6 +265,7 @@ struct iol_table {
 	_Atomic bool closed; /* iol_table_close() was called */
 	_Atomic bool forked; /* this is a fork()ed child's copy */
 	_Atomic uint32_t localrefs; /* open + handles + thread records + pins */
+	_Atomic bool reclaim_wanted; /* a death was noticed: reclaim soon */
 	uint64_t id;        /* unique in this process, never reused */
 	dev_t dev;          /* file identity (0 for private tables) */
 	ino_t ino;
@@ -348,6 +349,15 @@ bool ioli_slot_live(iol_table *t, uint32_t slot, uint32_t gen);
 void ioli_slot_free(iol_table *t, uint32_t slot);
 /* Give a keyed (internal) name to a live anonymous slot. */
 void ioli_slot_set_key(iol_table *t, uint32_t slot, const uint8_t *key, size_t len);
+
+/* ---- reclaiming dead processes (src/reclaim.c) ---------------------- */
+
+/* Reclaim every attached process that is dead; returns how many. */
+int ioli_reclaim_dead(iol_table *t);
+/* Reclaim process record p of generation gen (1 done, 0 not needed). */
+int ioli_reclaim_proc(iol_table *t, uint32_t p, uint32_t gen);
+/* Under T: give back n of process p's references on a slot. */
+void ioli_ref_put_n(iol_table *t, uint32_t p, uint32_t slot, uint32_t n);
 
 /* ---- process-local handles (src/handles.c) ------------------------- */
 

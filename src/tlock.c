@@ -12,7 +12,9 @@
  */
 #include <errno.h>
 
+#include "src/fault.h"
 #include "src/table.h"
+#include "src/watcher.h"
 
 int ioli_robust_mutex_init(pthread_mutex_t *m)
 {
@@ -62,6 +64,8 @@ int ioli_tlock(iol_table *t)
 	if (r == EOWNERDEAD) {
 		undo_rollback(t);
 		pthread_mutex_consistent(&t->hdr->lock);
+		/* Its process is dead, or dying: reclaim it once T is free. */
+		atomic_store(&t->reclaim_wanted, true);
 		return 0;
 	}
 	if (r)
@@ -74,8 +78,12 @@ int ioli_tlock(iol_table *t)
 
 void ioli_tunlock(iol_table *t)
 {
+	IOLI_FAULT("tunlock");
 	atomic_store_explicit(&t->hdr->undo_n, 0, memory_order_release);
 	pthread_mutex_unlock(&t->hdr->lock);
+	if (atomic_load_explicit(&t->reclaim_wanted, memory_order_relaxed) &&
+	    atomic_exchange(&t->reclaim_wanted, false))
+		ioli_watcher_reclaim(t);
 }
 
 void ioli_tset(iol_table *t, _Atomic uint32_t *field, uint32_t v)
@@ -95,4 +103,5 @@ void ioli_tset(iol_table *t, _Atomic uint32_t *field, uint32_t v)
 		atomic_store_explicit(&h->undo_n, n + 1, memory_order_release);
 	}
 	atomic_store_explicit(field, v, memory_order_release);
+	IOLI_FAULT("tset"); /* dying here leaves a half-done section to roll back */
 }
