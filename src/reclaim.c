@@ -73,7 +73,20 @@ static void signal_orphans(iol_table *t, uint32_t p, uint32_t gen)
 		struct ioli_slot *s = ioli_slot(t, i);
 		uint32_t st = atomic_load(&s->state);
 
-		if (!(st & IOLI_SLOT_LIVE) || (atomic_load(&s->word) & IOLI_SIG_SIGNALED))
+		if (!(st & IOLI_SLOT_LIVE))
+			continue;
+		if (IOLI_SLOT_TYPE(st) == IOL_TYPE_MUTEX) {
+			/* Owned by one of its (now dead) threads: mark it
+			 * abandoned now rather than when someone next looks. */
+			uint32_t v = atomic_load(&s->word);
+			uint32_t owner = v & IOLI_MX_OWNER_MASK;
+
+			if (owner && !(v & IOLI_W_LOCKED) && !ioli_owner_alive(t, owner, NULL) &&
+			    atomic_compare_exchange_strong(&s->word, &v, IOLI_MX_ABANDONED))
+				ioli_wake(t, s, 1);
+			continue;
+		}
+		if (atomic_load(&s->word) & IOLI_SIG_SIGNALED)
 			continue;
 		if (IOLI_SLOT_TYPE(st) == IOL_TYPE_THREAD &&
 		    atomic_load(&s->u.thread.creator) == p + 1 &&
