@@ -55,7 +55,7 @@ static void wa_recover(iol_table *t)
 
 static int walock(iol_table *t)
 {
-	int r = pthread_mutex_lock(&t->hdr->walock);
+	int r = ioli_robust_lock(&t->hdr->walock);
 
 	if (r == EOWNERDEAD) {
 		wa_recover(t);
@@ -65,10 +65,23 @@ static int walock(iol_table *t)
 	return -r;
 }
 
-void ioli_walock_pass(iol_table *t)
+int ioli_walock_pass(iol_table *t, struct ioli_slot *s)
 {
-	if (walock(t) == 0)
-		pthread_mutex_unlock(&t->hdr->walock);
+	int r = walock(t);
+
+	if (r)
+		return r;
+	/* Nobody else holds L now, so a LOCKED bit still set is stale (a
+	 * scribbled table): clear it rather than wait for it forever. */
+	if (s) {
+		uint32_t v = atomic_load(&s->word);
+
+		while ((v & IOLI_W_LOCKED) &&
+		       !atomic_compare_exchange_weak(&s->word, &v, v & ~IOLI_W_LOCKED))
+			;
+	}
+	pthread_mutex_unlock(&t->hdr->walock);
+	return 0;
 }
 
 /*

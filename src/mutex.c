@@ -58,7 +58,9 @@ int ioli_mutex_try(struct ioli_waitobj *o)
 	v = atomic_load_explicit(&s->word, memory_order_acquire);
 	for (;;) {
 		if (v & IOLI_W_LOCKED) {
-			ioli_walock_pass(t);
+			err = ioli_walock_pass(t, s);
+			if (err)
+				return err;
 			v = atomic_load_explicit(&s->word, memory_order_acquire);
 			continue;
 		}

@@ -295,6 +295,10 @@ int ioli_header_check(const struct ioli_hdr *h, uint64_t file_size, struct ioli_
 
 /* ---- the table lock T with its undo log (src/tlock.c) -------------- */
 
+/* How long T or L may stay held before a locker gives up with -EDEADLK. */
+#define IOLI_LOCK_PATIENCE_S 10
+/* Lock a robust table lock: 0, EOWNERDEAD, or a positive errno. */
+int ioli_robust_lock(pthread_mutex_t *m);
 int ioli_tlock(iol_table *t);
 void ioli_tunlock(iol_table *t);
 /* Under T: log the old value of a 32-bit field, then store v. */
@@ -438,8 +442,9 @@ int ioli_waitall_attempt(struct ioli_waitobj *o, unsigned n);
  * multi-object waiter is registered. */
 void ioli_wake(iol_table *t, struct ioli_slot *s, int n);
 
-/* Wait until the wait-all lock holder (if any) is done with a word. */
-void ioli_walock_pass(iol_table *t);
+/* Wait until the wait-all lock holder (if any) is done with s's word (NULL:
+ * just pass through L).  0, or -EDEADLK when L stays held (see tlock). */
+int ioli_walock_pass(iol_table *t, struct ioli_slot *s);
 
 /* Generic object open shared by every type: name lookup or creation. */
 struct ioli_create {
