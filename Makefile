@@ -40,6 +40,13 @@ BUILD    := build-tsan
 SANFLAGS := -fsanitize=thread -fno-omit-frame-pointer
 OPT      := -O1 -g
 endif
+# The fault-injection build: IOLAYER_FAULT=point[:n] kills the process at a
+# named point inside table operations (src/fault.h).
+FAULT   ?=
+ifeq ($(FAULT),1)
+BUILD    := build-fault
+SANFLAGS += -DIOLI_FAULT_INJECTION
+endif
 
 CPPFLAGS += -Iinclude -I.
 CFLAGS   += $(CSTD) $(OPT) $(WARN) $(SANFLAGS) -pthread -fPIC -MMD -MP
@@ -124,6 +131,34 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(STATIC_LIB)
 $(BUILD)/examples/%: $(BUILD)/obj/examples/%.o $(STATIC_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $< $(STATIC_LIB) $(LIBS)
+
+# Installation.  install builds nothing new when the build is up to date;
+# iolayer.pc is generated for the PREFIX/LIBDIR/INCLUDEDIR of this call.
+INSTALL_HEADERS := include/iolayer.h $(sort $(wildcard include/iolayer/*.h))
+
+install: lib cli
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/iolayer $(DESTDIR)$(BINDIR) \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 644 $(STATIC_LIB) $(DESTDIR)$(LIBDIR)/libiolayer.a
+	install -m 755 $(SHARED_LIB) $(DESTDIR)$(LIBDIR)/libiolayer.so.$(VERSION)
+	ln -sf libiolayer.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libiolayer.so
+	install -m 644 include/iolayer.h $(DESTDIR)$(INCLUDEDIR)/iolayer.h
+	install -m 644 $(filter include/iolayer/%,$(INSTALL_HEADERS)) $(DESTDIR)$(INCLUDEDIR)/iolayer/
+	install -m 755 $(CLI) $(DESTDIR)$(BINDIR)/iolayer
+	install -m 644 docs/iolayer.1 $(DESTDIR)$(MANDIR)/man1/iolayer.1
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+		mk/iolayer.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/iolayer.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/libiolayer.a $(DESTDIR)$(LIBDIR)/libiolayer.so \
+		$(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libiolayer.so.$(VERSION)
+	rm -f $(DESTDIR)$(INCLUDEDIR)/iolayer.h \
+		$(patsubst include/%,$(DESTDIR)$(INCLUDEDIR)/%,$(filter include/iolayer/%,$(INSTALL_HEADERS)))
+	rmdir $(DESTDIR)$(INCLUDEDIR)/iolayer 2>/dev/null || true
+	rm -f $(DESTDIR)$(BINDIR)/iolayer $(DESTDIR)$(MANDIR)/man1/iolayer.1 \
+		$(DESTDIR)$(PKGCONFIGDIR)/iolayer.pc
 
 # The suite: every tests/test_* program, each with its own time limit.
 test: all

@@ -52,6 +52,9 @@ static int obj_try(struct ioli_waitobj *o)
 		return ioli_event_try(o);
 	case IOL_TYPE_SEMAPHORE:
 		return ioli_sem_try(o);
+	case IOL_TYPE_PROCESS:
+	case IOL_TYPE_THREAD:
+		return ioli_ended_try(o);
 	default:
 		return -EINVAL;
 	}
@@ -59,7 +62,7 @@ static int obj_try(struct ioli_waitobj *o)
 
 static bool waitable(uint32_t type)
 {
-	return type == IOL_TYPE_MUTEX || type == IOL_TYPE_EVENT || type == IOL_TYPE_SEMAPHORE;
+	return type >= IOL_TYPE_MUTEX && type <= IOL_TYPE_THREAD;
 }
 
 static bool valid_timeout(int64_t timeout_ns)

@@ -89,6 +89,19 @@ int iol_table_open(const char *name, const struct iol_table_opts *opts, iol_tabl
 int iol_table_close(iol_table *t);
 
 /*
+ * Reclaim what dead processes held in t: their references (objects only
+ * they held are freed, and their file opens stop counting), their thread
+ * and process objects (signaled), their thread records.  iolayer does
+ * this by itself when a table is opened, when an allocation would fail
+ * with -ENOSPC, when a sharing check or IOL_EXCL creation would fail
+ * because of a dead process, and when a waiter finds a mutex owner dead;
+ * call this after learning of a death some other way (e.g. a SIGCHLD).
+ * Idempotent, and safe when several processes do it at once.
+ * Returns how many dead processes were reclaimed, or -EINVAL, -EBADF.
+ */
+int iol_table_reclaim(iol_table *t);
+
+/*
  * Remove the table's file.  Processes attached keep working on the same
  * memory; the next iol_table_open() of the name creates a new table.
  * Returns 0, or -EINVAL (bad name), -ENOENT, -EACCES (not ours).
@@ -264,6 +277,27 @@ struct iol_info {
 			uint32_t count;
 			uint32_t max;
 		} semaphore;
+		struct {
+			pid_t pid;
+			bool ended;
+			bool status_known; /* the fields below are valid */
+			bool exited;       /* exited with code, else killed by signal */
+			bool core_dumped;
+			int code;
+			int signal;
+		} process;
+		struct {
+			pid_t tid;
+			bool ended;
+		} thread;
+		struct {
+			uint64_t dev, ino;
+			unsigned access; /* IOL_SHARE_* bits as access: read, write */
+			unsigned share;  /* IOL_SHARE_* this open grants */
+			/* the file's record, over every open in every process */
+			uint32_t opens, readers, writers, deleters;
+			uint32_t share_read, share_write, share_delete;
+		} file;
 	} u;
 };
 
@@ -276,5 +310,9 @@ const char *iol_type_name(int type);
 #ifdef __cplusplus
 }
 #endif
+
+#include "iolayer/file.h"
+#include "iolayer/probe.h"
+#include "iolayer/process.h"
 
 #endif /* IOLAYER_H */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "src/table.h"
+#include "src/watcher.h"
 
 static int check_name(const char *name, size_t *len)
 {
@@ -46,6 +47,8 @@ int ioli_object_open(iol_table *t, const char *name, unsigned flags, struct ioli
 	h = ioli_handle_reserve();
 	if (h < 0)
 		return h;
+	bool retried = false;
+again:
 	err = ioli_tlock(t);
 	if (err)
 		goto out_cancel;
@@ -102,7 +105,43 @@ int ioli_object_open(iol_table *t, const char *name, unsigned flags, struct ioli
 
 out_unlock:
 	ioli_tunlock(t);
+	/* A full table, or a name kept only by dead processes: reclaim them
+	 * and try once more. */
+	if ((err == -ENOSPC || (err == -EEXIST && (flags & IOL_EXCL))) && !retried) {
+		retried = true;
+		idx = UINT32_MAX;
+		if (ioli_reclaim_dead(t) > 0)
+			goto again;
+	}
 out_cancel:
 	ioli_handle_cancel(h);
 	return err;
+}
+
+void ioli_obj_local_get(iol_table *t, uint32_t slot, uint32_t sgen, uint32_t type)
+{
+	switch (type) {
+	case IOL_TYPE_PROCESS:
+		ioli_watch_get(t, slot, sgen, -1);
+		break;
+	case IOL_TYPE_FILE:
+		ioli_file_local_get(t, slot, sgen);
+		break;
+	default:
+		break;
+	}
+}
+
+void ioli_obj_local_put(iol_table *t, uint32_t slot, uint32_t sgen, uint32_t type)
+{
+	switch (type) {
+	case IOL_TYPE_PROCESS:
+		ioli_watch_put(t, slot, sgen);
+		break;
+	case IOL_TYPE_FILE:
+		ioli_file_local_put(t, slot, sgen);
+		break;
+	default:
+		break;
+	}
 }

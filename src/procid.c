@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,4 +71,57 @@ int ioli_proc_identity(pid_t pid, uint32_t *kind, uint64_t *ident)
 	}
 	*kind = IOLI_IDENT_STARTTIME;
 	return starttime(pid, ident);
+}
+
+int ioli_pidfd_identity(int pidfd, pid_t pid, uint32_t *kind, uint64_t *ident)
+{
+	struct stat st;
+	int err;
+
+	if (iol_has(IOL_FEAT_PIDFS) && fstat(pidfd, &st) == 0) {
+		*kind = IOLI_IDENT_PIDFS;
+		*ident = st.st_ino;
+		return 0;
+	}
+	*kind = IOLI_IDENT_STARTTIME;
+	err = starttime(pid, ident);
+	if (err)
+		return err;
+	/* The pidfd's process still exists (alive or a zombie), so the pid
+	 * was not reused while we read its start time. */
+	if (syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0 && errno == ESRCH)
+		return -ESRCH;
+	return 0;
+}
+
+bool ioli_proc_alive(iol_table *t, uint32_t p, uint32_t gen)
+{
+	struct ioli_proc *pr;
+	struct pollfd pf;
+	uint32_t kind;
+	uint64_t ident;
+	pid_t pid;
+	bool alive;
+	int fd;
+
+	if (p >= t->max_procs)
+		return false;
+	pr = &t->procs[p];
+	if (atomic_load(&pr->state) != IOLI_PROC_LIVE || atomic_load(&pr->gen) != gen)
+		return false;
+	if (p == t->self && gen == t->self_gen)
+		return true;
+	pid = (pid_t)atomic_load(&pr->pid);
+	if (pid <= 0)
+		return false;
+	fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (fd < 0)
+		return errno != ESRCH; /* EPERM etc.: assume alive, never reclaim wrongly */
+	alive = ioli_pidfd_identity(fd, pid, &kind, &ident) == 0 &&
+		kind == atomic_load(&pr->ident_kind) && ident == atomic_load(&pr->ident);
+	pf = (struct pollfd){ .fd = fd, .events = POLLIN };
+	if (alive && poll(&pf, 1, 0) == 1)
+		alive = false; /* exited, not yet reaped */
+	close(fd);
+	return alive;
 }

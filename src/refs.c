@@ -34,6 +34,7 @@ static int new_handle(iol_table *t, uint32_t slot, uint32_t gen, uint32_t gen_ma
 	st = atomic_load_explicit(&s->state, memory_order_relaxed);
 	sgen = atomic_load_explicit(&s->gen, memory_order_relaxed);
 	if (!(st & IOLI_SLOT_LIVE) || (sgen & gen_mask) != gen ||
+	    IOLI_SLOT_TYPE(st) < IOL_TYPE_MUTEX || IOLI_SLOT_TYPE(st) > IOL_TYPE_FILE ||
 	    atomic_load_explicit(&s->refs, memory_order_relaxed) == 0) {
 		err = stale;
 		goto out_unlock;
@@ -43,6 +44,7 @@ static int new_handle(iol_table *t, uint32_t slot, uint32_t gen, uint32_t gen_ma
 		goto out_unlock;
 	ioli_tunlock(t);
 	ioli_handle_publish(h, t, slot, sgen, IOLI_SLOT_TYPE(st));
+	ioli_obj_local_get(t, slot, sgen, IOLI_SLOT_TYPE(st));
 	return h;
 
 out_unlock:

@@ -61,11 +61,13 @@ int ioli_slot_alloc(iol_table *t, uint32_t type, uint32_t flags, const char *nam
 	return (int)idx;
 }
 
-static void slot_free(iol_table *t, uint32_t slot)
+void ioli_slot_free(iol_table *t, uint32_t slot)
 {
 	struct ioli_hdr *h = t->hdr;
 	struct ioli_slot *s = ioli_slot(t, slot);
 
+	if (IOLI_SLOT_TYPE(atomic_load_explicit(&s->state, memory_order_relaxed)) == IOL_TYPE_FILE)
+		ioli_file_released(t, slot);
 	if (atomic_load_explicit(&s->name_len, memory_order_relaxed))
 		ioli_name_remove(t, slot);
 	ioli_tset(t, &s->state, 0);
@@ -108,7 +110,20 @@ void ioli_ref_put(iol_table *t, uint32_t proc, uint32_t slot)
 		return;
 	}
 	ioli_tset(t, &s->refs, 0);
-	slot_free(t, slot);
+	ioli_slot_free(t, slot);
+}
+
+void ioli_slot_set_key(iol_table *t, uint32_t slot, const uint8_t *key, size_t len)
+{
+	struct ioli_slot *s = ioli_slot(t, slot);
+
+	if (len > IOL_NAME_MAX || atomic_load_explicit(&s->name_len, memory_order_relaxed))
+		return;
+	/* The bytes are not reachable until the index links them (logged). */
+	memcpy(s->name, key, len);
+	ioli_tset(t, &s->hash, ioli_name_hash((const char *)key, len));
+	ioli_tset(t, &s->name_len, (uint32_t)len);
+	ioli_name_insert(t, slot);
 }
 
 bool ioli_slot_live(iol_table *t, uint32_t slot, uint32_t gen)

@@ -43,6 +43,27 @@
 #define IOLI_SLOT_TYPE(s)  ((s) & 0xffu)
 #define IOLI_SLOT_FLAGS(s) (((s) >> 8) & 0xffu)
 #define IOLI_OBJ_MANUAL    0x01u /* event: manual reset */
+#define IOLI_OBJ_KEYED     0x02u /* named by an internal binary key, not a user name */
+
+/* Internal slot types, never handed out as handles. */
+#define IOLI_TYPE_FILEREC 0x40u
+
+/* Keys of internal objects start with a NUL byte, which no user name can. */
+#define IOLI_KEY_PROCESS 0x01u
+#define IOLI_KEY_FILE    0x02u
+
+/* process and thread words: [0] SIGNALED (it ended) */
+#define IOLI_SIG_SIGNALED 0x1u
+
+/* process status: [31] HAVE [30] EXITED [29] CORE [15:8] signal [7:0] code */
+#define IOLI_PS_HAVE   0x80000000u
+#define IOLI_PS_EXITED 0x40000000u
+#define IOLI_PS_CORE   0x20000000u
+
+/* file access bits held by an open */
+#define IOLI_ACC_READ   0x1u
+#define IOLI_ACC_WRITE  0x2u
+#define IOLI_ACC_DELETE 0x4u
 
 /* Every futex word has this bit: set only by a wait-all holding the
  * table's wait-all lock, for the few instructions of its commit. */
@@ -87,6 +108,31 @@ struct ioli_slot {
 		struct {
 			uint32_t max; /* immutable while live */
 		} sem;
+		struct { /* IOL_TYPE_PROCESS */
+			_Atomic uint32_t pid;
+			_Atomic uint32_t ident_kind;
+			_Atomic uint64_t ident;
+			_Atomic uint32_t spawner;     /* process record + 1, 0: none */
+			_Atomic uint32_t spawner_gen; /* its generation */
+			_Atomic uint32_t status;      /* IOLI_PS_* */
+		} proc;
+		struct { /* IOL_TYPE_THREAD */
+			_Atomic uint32_t tid;
+			_Atomic uint32_t creator;     /* process record + 1 */
+			_Atomic uint32_t creator_gen;
+			_Atomic uint64_t result;
+		} thread;
+		struct { /* IOL_TYPE_FILE: one open */
+			_Atomic uint32_t rec;     /* its file record's slot */
+			_Atomic uint32_t rec_gen;
+			_Atomic uint32_t access;  /* IOLI_ACC_* */
+			_Atomic uint32_t share;   /* IOL_SHARE_* */
+		} fopen;
+		struct { /* IOLI_TYPE_FILEREC: one file, keyed by device and inode */
+			_Atomic uint32_t dev_lo, dev_hi, ino_lo, ino_hi;
+			_Atomic uint32_t opens, readers, writers, deleters;
+			_Atomic uint32_t sh_read, sh_write, sh_delete;
+		} frec;
 		uint8_t raw[88];
 	} u;
 	char name[256];
@@ -219,6 +265,7 @@ struct iol_table {
 	_Atomic bool closed; /* iol_table_close() was called */
 	_Atomic bool forked; /* this is a fork()ed child's copy */
 	_Atomic uint32_t localrefs; /* open + handles + thread records + pins */
+	_Atomic bool reclaim_wanted; /* a death was noticed: reclaim soon */
 	uint64_t id;        /* unique in this process, never reused */
 	dev_t dev;          /* file identity (0 for private tables) */
 	ino_t ino;
@@ -248,6 +295,10 @@ int ioli_header_check(const struct ioli_hdr *h, uint64_t file_size, struct ioli_
 
 /* ---- the table lock T with its undo log (src/tlock.c) -------------- */
 
+/* How long T or L may stay held before a locker gives up with -EDEADLK. */
+#define IOLI_LOCK_PATIENCE_S 10
+/* Lock a robust table lock: 0, EOWNERDEAD, or a positive errno. */
+int ioli_robust_lock(pthread_mutex_t *m);
 int ioli_tlock(iol_table *t);
 void ioli_tunlock(iol_table *t);
 /* Under T: log the old value of a 32-bit field, then store v. */
@@ -259,10 +310,22 @@ int ioli_robust_mutex_init(pthread_mutex_t *m);
 /* An identity for pid that survives pid reuse: its pidfs inode where
  * pidfds have one (the probe's IOL_FEAT_PIDFS), else its start time. */
 int ioli_proc_identity(pid_t pid, uint32_t *kind, uint64_t *ident);
+/* The identity of the process a pidfd refers to (pid given for the
+ * start-time fallback); -ESRCH if it was reaped meanwhile. */
+int ioli_pidfd_identity(int pidfd, pid_t pid, uint32_t *kind, uint64_t *ident);
+/* Is process record p (of generation gen) attached and its process alive? */
+bool ioli_proc_alive(iol_table *t, uint32_t p, uint32_t gen);
 
 /* ---- tables (src/table.c) ------------------------------------------- */
 
 bool ioli_table_usable(iol_table *t);
+/* Map a table without attaching to it (t->self is UINT32_MAX), to look at
+ * it (iolayer ls) or check and repair it (fsck).  Closed with
+ * ioli_table_inspect_close(). */
+int ioli_table_inspect(const char *name, bool writable, iol_table **out);
+int ioli_table_inspect_fd(int fd, bool writable, iol_table **out);
+void ioli_table_inspect_close(iol_table *t);
+int ioli_table_path(const char *name, char *buf, size_t len);
 void ioli_table_ref(iol_table *t);
 void ioli_table_unref(iol_table *t);
 
@@ -286,6 +349,19 @@ int ioli_slot_alloc(iol_table *t, uint32_t type, uint32_t flags, const char *nam
 int ioli_ref_get(iol_table *t, uint32_t proc, uint32_t slot);
 void ioli_ref_put(iol_table *t, uint32_t proc, uint32_t slot);
 bool ioli_slot_live(iol_table *t, uint32_t slot, uint32_t gen);
+/* Free a slot now (its references are gone), running its type's release. */
+void ioli_slot_free(iol_table *t, uint32_t slot);
+/* Give a keyed (internal) name to a live anonymous slot. */
+void ioli_slot_set_key(iol_table *t, uint32_t slot, const uint8_t *key, size_t len);
+
+/* ---- reclaiming dead processes (src/reclaim.c) ---------------------- */
+
+/* Reclaim every attached process that is dead; returns how many. */
+int ioli_reclaim_dead(iol_table *t);
+/* Reclaim process record p of generation gen (1 done, 0 not needed). */
+int ioli_reclaim_proc(iol_table *t, uint32_t p, uint32_t gen);
+/* Under T: give back n of process p's references on a slot. */
+void ioli_ref_put_n(iol_table *t, uint32_t p, uint32_t slot, uint32_t n);
 
 /* ---- process-local handles (src/handles.c) ------------------------- */
 
@@ -341,7 +417,9 @@ uint32_t ioli_threc_reap_dead(iol_table *t);
 /* ---- objects (src/mutex.c, src/event.c, src/semaphore.c) ----------- */
 
 /* The result of trying to acquire an object without blocking. */
-#define IOLI_TRY_BUSY 1 /* not available; *seen holds the word observed */
+/* Not available; *seen holds the word observed.  Distinct from every
+ * success value (an index 0..63, or IOL_ABANDONED) and every error. */
+#define IOLI_TRY_BUSY 0x10000
 
 struct ioli_waitobj {
 	struct ioli_href r;
@@ -364,8 +442,9 @@ int ioli_waitall_attempt(struct ioli_waitobj *o, unsigned n);
  * multi-object waiter is registered. */
 void ioli_wake(iol_table *t, struct ioli_slot *s, int n);
 
-/* Wait until the wait-all lock holder (if any) is done with a word. */
-void ioli_walock_pass(iol_table *t);
+/* Wait until the wait-all lock holder (if any) is done with s's word (NULL:
+ * just pass through L).  0, or -EDEADLK when L stays held (see tlock). */
+int ioli_walock_pass(iol_table *t, struct ioli_slot *s);
 
 /* Generic object open shared by every type: name lookup or creation. */
 struct ioli_create {
@@ -377,5 +456,17 @@ struct ioli_create {
 	uint32_t owner;
 };
 int ioli_object_open(iol_table *t, const char *name, unsigned flags, struct ioli_create *c);
+
+/* Per-process bookkeeping of some types, when this process gains or loses
+ * a handle to an object (called outside T). */
+void ioli_obj_local_get(iol_table *t, uint32_t slot, uint32_t sgen, uint32_t type);
+void ioli_obj_local_put(iol_table *t, uint32_t slot, uint32_t sgen, uint32_t type);
+/* Release hooks run under T when a slot of that type is freed. */
+void ioli_file_released(iol_table *t, uint32_t slot);
+void ioli_file_local_get(iol_table *t, uint32_t slot, uint32_t gen);
+void ioli_file_local_put(iol_table *t, uint32_t slot, uint32_t gen);
+void ioli_file_after_fork(void);
+/* Try functions of the types that are signaled once, when they end. */
+int ioli_ended_try(struct ioli_waitobj *o);
 
 #endif /* IOLAYER_SRC_TABLE_H */

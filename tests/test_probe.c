@@ -790,14 +790,35 @@ static void test_unknown_name_warned_once(void **state)
 	close(fd);
 }
 
+/* An application that ignores SIGCHLD (children autoreaped) or reaps every
+ * child from a handler: the probe's child (exit_signal 0) is neither
+ * autoreaped nor signalled, so the probe still reaps it itself. */
+static int child_sigchld_ignored(void)
+{
+	CHECK(signal(SIGCHLD, SIG_IGN) != SIG_ERR);
+	for (int i = 0; i < IOL_FEAT__COUNT; i++)
+		CHECK(iol_has(i) == parent_has(i));
+	return 0;
+}
+
+static void test_probe_child_invisible_to_application(void **state)
+{
+	(void)state;
+	if (!iol_has(IOL_FEAT_WAITID_PIDFD)) {
+		print_message("  skip: %s\n", feat(IOL_FEAT_WAITID_PIDFD)->reason);
+		skip();
+	}
+	assert_int_equal(in_child("sigchld_ignored", NULL, NULL, -1), 0);
+}
+
 static const struct {
 	const char *mode;
 	int (*fn)(void);
 } child_modes[] = {
-    {"concurrent", child_concurrent_first_calls}, {"disable_some", child_disable_some},
-    {"disable_uring", child_disable_uring},	  {"backend_epoll", child_backend_epoll},
-    {"backend_uring", child_backend_uring},	  {"backend_auto", child_backend_auto},
-    {"unknown_name", child_unknown_name},
+    {"sigchld_ignored", child_sigchld_ignored}, {"concurrent", child_concurrent_first_calls},
+    {"disable_some", child_disable_some},	{"disable_uring", child_disable_uring},
+    {"backend_epoll", child_backend_epoll},	{"backend_uring", child_backend_uring},
+    {"backend_auto", child_backend_auto},	{"unknown_name", child_unknown_name},
 };
 
 int main(int argc, char **argv)
@@ -825,6 +846,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_disable_io_uring_masks_all_uring),
 	    cmocka_unit_test(test_backend_override),
 	    cmocka_unit_test(test_unknown_name_warned_once),
+	    cmocka_unit_test(test_probe_child_invisible_to_application),
 	};
 
 	if (argc == 3 && strcmp(argv[1], "--child") == 0) {

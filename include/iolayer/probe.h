@@ -8,9 +8,18 @@
  * missing, the errno the kernel answered with and a sentence saying why.
  *
  * IOLAYER_DISABLE=feature[,feature...] masks features as if the kernel
- * lacked them (error ENOSYS, reason "disabled by IOLAYER_DISABLE"); an
- * unknown name is reported on stderr once.  IOLAYER_BACKEND=uring|epoll
- * forces the IO backend the pool picks for IOL_BACKEND_AUTO.
+ * lacked them (error ENOSYS, reason "disabled by IOLAYER_DISABLE"); names
+ * are those of iol_feature_name(), matched without regard to case; masking
+ * "io_uring" masks every io_uring feature with it.  An unknown name is
+ * reported on stderr once.  IOLAYER_BACKEND=uring|epoll (or auto) forces
+ * the IO backend the pool picks for IOL_BACKEND_AUTO; "uring" is honoured
+ * even when io_uring is missing, and backend_reason then says so.
+ *
+ * A seccomp filter that answers a probed call with ENOSYS, EPERM or EINVAL
+ * makes that feature missing with that errno.  (A filter that kills the
+ * process on a forbidden call cannot be survived by any in-process probe.)
+ * docs/kernel-features.md lists every feature, its first kernel, how it
+ * is detected and what the library does without it.
  */
 #ifndef IOLAYER_PROBE_H
 #define IOLAYER_PROBE_H
@@ -24,12 +33,12 @@ extern "C" {
 
 enum iol_feature {
 	/* io_uring itself and its setup flags */
-	IOL_FEAT_IO_URING = 0,        /* io_uring_setup() works */
+	IOL_FEAT_IO_URING = 0,	      /* io_uring_setup() works */
 	IOL_FEAT_URING_SINGLE_ISSUER, /* IORING_SETUP_SINGLE_ISSUER */
 	IOL_FEAT_URING_DEFER_TASKRUN, /* IORING_SETUP_DEFER_TASKRUN */
 	IOL_FEAT_URING_COOP_TASKRUN,  /* IORING_SETUP_COOP_TASKRUN */
-	IOL_FEAT_URING_SQPOLL,        /* IORING_SETUP_SQPOLL (as this user) */
-	IOL_FEAT_URING_NO_SQARRAY,    /* IORING_SETUP_NO_SQARRAY */
+	IOL_FEAT_URING_SQPOLL,	   /* IORING_SETUP_SQPOLL (as this user; unprivileged since 5.13) */
+	IOL_FEAT_URING_NO_SQARRAY, /* IORING_SETUP_NO_SQARRAY */
 	/* io_uring_params.features bits */
 	IOL_FEAT_URING_FEAT_NODROP,
 	IOL_FEAT_URING_FEAT_FAST_POLL,
@@ -65,7 +74,7 @@ enum iol_feature {
 	/* io_uring capabilities found by trying them */
 	IOL_FEAT_URING_MULTISHOT_ACCEPT,
 	IOL_FEAT_URING_MULTISHOT_RECV,
-	IOL_FEAT_URING_PBUF_RING,       /* IORING_REGISTER_PBUF_RING */
+	IOL_FEAT_URING_PBUF_RING, /* IORING_REGISTER_PBUF_RING */
 	IOL_FEAT_URING_REGISTER_RING_FD,
 	/* futex */
 	IOL_FEAT_FUTEX_WAITV, /* futex_waitv(2), the core's minimum (5.16) */
@@ -75,8 +84,9 @@ enum iol_feature {
 	IOL_FEAT_CLONE3_PIDFD,
 	IOL_FEAT_WAITID_PIDFD,
 	IOL_FEAT_PIDFD_SEND_SIGNAL,
-	IOL_FEAT_PIDFD_GET_INFO, /* PIDFD_GET_INFO with exit information */
-	IOL_FEAT_PIDFS,          /* pidfds have a unique inode per process */
+	IOL_FEAT_PIDFD_GET_INFO, /* PIDFD_GET_INFO with exit information (6.15; the ioctl is 6.13)
+				  */
+	IOL_FEAT_PIDFS,		 /* pidfds have a unique inode per process */
 	IOL_FEAT__COUNT
 };
 
@@ -84,22 +94,23 @@ struct iol_feature_info {
 	const char *name;  /* stable short name, e.g. "futex_waitv" */
 	const char *since; /* first kernel release that has it, e.g. "5.16" */
 	bool available;
-	int error;          /* when missing: the positive errno the kernel gave */
-	char reason[128];   /* when missing: why, in one sentence */
+	int error;	  /* when missing: the positive errno the kernel gave */
+	char reason[128]; /* when missing: why, in one sentence */
 };
 
 struct iol_features {
 	struct iol_feature_info feat[IOL_FEAT__COUNT];
-	char kernel_release[65];    /* uname -r */
-	int io_uring_disabled;      /* kernel.io_uring_disabled, -1 if unknown */
-	long io_uring_group;        /* kernel.io_uring_group, -1 if unknown */
-	uint64_t memlock_cur;       /* RLIMIT_MEMLOCK soft limit (RLIM_INFINITY = UINT64_MAX) */
-	uint64_t memlock_max;       /* RLIMIT_MEMLOCK hard limit */
-	int liburing_major;         /* liburing version built against */
+	char kernel_release[65]; /* uname -r */
+	int io_uring_disabled; /* kernel.io_uring_disabled, -1 if unknown (no sysctl before 6.6) */
+	long io_uring_group;   /* kernel.io_uring_group, -1 if unset (the default) or unknown */
+	uint64_t memlock_cur;  /* RLIMIT_MEMLOCK soft limit (RLIM_INFINITY = UINT64_MAX) */
+	uint64_t memlock_max;  /* RLIMIT_MEMLOCK hard limit */
+	int liburing_major;    /* liburing version built against, -1 if unknown */
 	int liburing_minor;
-	const char *backend;        /* IO backend AUTO picks: "io_uring" or "epoll" */
-	const char *backend_reason; /* why (e.g. "io_uring_setup: EPERM") */
-	const char *disabled;       /* IOLAYER_DISABLE as read, or NULL */
+	const char *backend; /* IO backend AUTO picks: "io_uring" or "epoll" */
+	const char
+	    *backend_reason;  /* why (e.g. "io_uring unavailable: io_uring_setup: EPERM ...") */
+	const char *disabled; /* IOLAYER_DISABLE as read, or NULL */
 };
 
 /* The probe's results: probed on first call, thread-safe, cheap after. */
