@@ -773,24 +773,26 @@ static void test_creation_is_sparse(void **state)
 	used = allocated(tt.name);
 	print_message("default table: %lld bytes long, %ld allocated\n", (long long)st.st_size,
 		      used);
-	/* 65536 slots of a few hundred bytes each are megabytes: a touched
-	 * table would have them allocated. */
+	/* 65536 slots of a few hundred bytes each are ~25 MiB, the issue's
+	 * "8 MiB memset" is what must not happen: allow 1 MiB for the header
+	 * and the records an attach looks at (the slots, rows and name
+	 * buckets must stay holes). */
 	assert_true(st.st_size >= 65536LL * 256);
-	assert_true(used <= 256 * 1024);
+	assert_true(used <= 1024 * 1024);
 	/* A few objects add a few pages, not the table. */
 	for (int i = 0; i < 10; i++) {
 		h = iol_event_open(tt.t, NULL, 0, false, false);
 		assert_true(h > 0);
 		assert_int_equal(iol_event_set(h), 0);
 	}
-	assert_true(allocated(tt.name) <= 512 * 1024);
+	assert_true(allocated(tt.name) <= 1024 * 1024 + 64 * 1024);
 	th_tab_del(&tt);
 
 	th_uniq(tt.name, sizeof(tt.name), "sparse-max");
 	assert_int_equal(iol_table_open(tt.name, &o, &t), 0);
 	used = allocated(tt.name);
 	print_message("%u-slot table: %ld allocated\n", IOL_TABLE_MAX_SLOTS, used);
-	assert_true(used <= 256 * 1024);
+	assert_true(used <= 1024 * 1024);
 	h = iol_mutex_open(t, "m", IOL_CREATE, true);
 	assert_true(h > 0);
 	assert_int_equal(iol_table_close(t), 0);
