@@ -73,50 +73,58 @@ void th_table_path(const char *name, char *buf, size_t len)
 	snprintf(buf, len, "%s/iolayer-%u-%s", th_dir(), (unsigned)geteuid(), name);
 }
 
-static char private_dir[128];
+static char private_dir[4096];
+static pid_t private_owner;
 
 static void remove_private_dir(void)
 {
-	if (private_dir[0])
-		rmdir(private_dir);
+	/* Only in the process that made it: a child that calls exit() runs
+	 * the parent's atexit handlers too. */
+	if (private_dir[0] && getpid() == private_owner && rmdir(private_dir) != 0)
+		fprintf(stderr, "%s not removed: %s\n", private_dir, strerror(errno));
 }
 
 void th_init(void)
 {
-	const char *d = getenv("IOLAYER_SHM_DIR");
+	const char *base = getenv("IOLAYER_SHM_DIR");
 
-	if (d && *d)
-		return;
-	snprintf(private_dir, sizeof(private_dir), "/dev/shm/iolayer-test.XXXXXX");
+	/* Always a directory of our own, inside the one we were given (or
+	 * /dev/shm): the tests look at, and clean, everything in it. */
+	if (!base || !*base)
+		base = "/dev/shm";
+	snprintf(private_dir, sizeof(private_dir), "%s/iolayer-test.XXXXXX", base);
 	if (!mkdtemp(private_dir)) {
 		perror("mkdtemp");
 		exit(1);
 	}
+	private_owner = getpid();
 	setenv("IOLAYER_SHM_DIR", private_dir, 1);
 	atexit(remove_private_dir);
 }
 
 int th_teardown_dir_empty(void **state)
 {
-	DIR *d = opendir(th_dir());
+	DIR *d;
 	struct dirent *e;
 	int left = 0;
 
 	(void)state;
+	if (!private_dir[0])
+		fail_msg("th_init() was not called: no private table directory");
+	d = opendir(private_dir);
 	if (!d)
 		return 0;
 	while ((e = readdir(d))) {
+		char path[8192];
+
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
 			continue;
-		fprintf(stderr, "test left %s/%s behind (removed)\n", th_dir(), e->d_name);
-		/* Remove it, so the next test is judged on its own files. */
-		{
-			char path[4096];
-
-			snprintf(path, sizeof(path), "%s/%s", th_dir(), e->d_name);
-			if (unlink(path) != 0)
-				rmdir(path);
-		}
+		/* Remove it (the directory is this program's own), so the next
+		 * test is judged on its own files. */
+		snprintf(path, sizeof(path), "%s/%s", private_dir, e->d_name);
+		fprintf(stderr, "test left %s behind (removed)\n", path);
+		if (unlink(path) != 0)
+			rmdir(path);
 		left++;
 	}
 	closedir(d);
