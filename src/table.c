@@ -46,7 +46,7 @@ static void atfork_parent(void)
  * marked so, and shared memory is left exactly as the parent has it. */
 static void atfork_child(void)
 {
-	pthread_mutex_init(&reg_lock, NULL);
+	pthread_mutex_unlock(&reg_lock);
 	for (iol_table *t = registry; t; t = t->reg_next)
 		atomic_store(&t->forked, true);
 	ioli_handles_after_fork();
