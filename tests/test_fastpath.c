@@ -12,7 +12,9 @@
  * not filtered itself; it records which thread made which call during
  * which operation, and lets the call run unchanged
  * (SECCOMP_USER_NOTIF_FLAG_CONTINUE).  Any system call counts, futex or
- * not.  Results go to shared memory; the parent asserts.
+ * not.  Results go to shared memory; the parent asserts.  It also checks
+ * that a sleeping wait is one futex call (one object) or one futex_waitv
+ * (several), never a polling loop.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -52,6 +54,17 @@ enum op {
 	OP_QUERY,
 	OP_NEW_THREAD_MUTEX, /* a new thread's first acquisition in the table */
 	OP_CONTENDED,	     /* the sanity check: a wait that must sleep */
+	/* sleeping waits (50 ms timeouts): how many calls, and which */
+	OP_SLEEP_FIRST,
+	OP_SLEEP_EVENT = OP_SLEEP_FIRST,
+	OP_SLEEP_SEM,
+	OP_SLEEP_MANY,
+	OP_SLEEP_ALL,
+	OP_SLEEP_MUTEX,
+	OP_SLEEP_END,
+	/* after those waiters timed out nobody waits: no calls */
+	OP_SET_AFTER_TIMEOUT = OP_SLEEP_END,
+	OP_RELEASE_AFTER_TIMEOUT,
 	NOPS
 };
 
@@ -73,10 +86,17 @@ static const char *const op_name[NOPS] = {
     [OP_QUERY] = "iol_query",
     [OP_NEW_THREAD_MUTEX] = "a new thread's first mutex acquisition",
     [OP_CONTENDED] = "1 ms wait on an empty semaphore",
+    [OP_SLEEP_EVENT] = "50 ms wait on an event",
+    [OP_SLEEP_SEM] = "50 ms wait on a semaphore",
+    [OP_SLEEP_MANY] = "50 ms wait_many on 3 objects",
+    [OP_SLEEP_ALL] = "50 ms wait_many WAIT_ALL on 2 objects",
+    [OP_SLEEP_MUTEX] = "50 ms wait on a mutex another thread owns",
+    [OP_SET_AFTER_TIMEOUT] = "set an event whose waiter timed out",
+    [OP_RELEASE_AFTER_TIMEOUT] = "release a semaphore whose waiter timed out",
 };
 
 #define ITER   1000
-#define MAXREC 64
+#define MAXREC 256
 
 struct results {
 	_Atomic int op;		/* what is being measured now */
@@ -174,6 +194,23 @@ static void measure(enum op op)
 
 /* ---- the measured child --------------------------------------------------- */
 
+/* Owns a mutex, made before the filter (so unfiltered), and stays. */
+struct holder {
+	int m;
+	_Atomic int owned;
+};
+
+static void *holder_main(void *arg)
+{
+	struct holder *h = arg;
+
+	if (iol_wait(h->m, 0) == 0)
+		atomic_store(&h->owned, 1);
+	for (;;)
+		pause();
+	return NULL;
+}
+
 /* A thread made under the filter; its first acquisition is reported. */
 struct newthr {
 	int m;
@@ -198,9 +235,10 @@ static int child(void *arg)
 	const char *table = arg;
 	struct newthr nt;
 	struct iol_info info;
+	struct holder hold;
 	pthread_t th;
 	iol_table *t;
-	int m, m2, ea, em, s, s2, hs[2];
+	int m, m2, ea, em, s, s2, hs[3], mh;
 
 	CHILD_CHECK(iol_table_open(table, NULL, &t) == 0);
 	m = iol_mutex_open(t, "m", IOL_CREATE, false);
@@ -212,6 +250,13 @@ static int child(void *arg)
 	CHILD_CHECK(m > 0 && m2 > 0 && ea > 0 && em > 0 && s > 0 && s2 > 0);
 	/* This thread's first acquisition in the table: not measured. */
 	CHILD_CHECK(iol_wait(m2, 0) == 0 && iol_mutex_release(m2) == 1);
+	mh = iol_mutex_open(t, NULL, 0, false);
+	CHILD_CHECK(mh > 0);
+	hold.m = mh;
+	atomic_store(&hold.owned, 0);
+	CHILD_CHECK(pthread_create(&th, NULL, holder_main, &hold) == 0);
+	while (!atomic_load(&hold.owned))
+		;
 	atomic_store(&res->measured, th_gettid());
 	CHILD_CHECK(start_counting() == 0);
 
@@ -272,6 +317,26 @@ static int child(void *arg)
 	CHILD_CHECK(iol_wait(s, 1000000) == -ETIMEDOUT);
 	measure(OP_NONE);
 
+	/* Sleeps: one futex word for one object, one futex_waitv for
+	 * several, and no polling (a handful of calls in 50 ms at most). */
+	measure(OP_SLEEP_EVENT);
+	CHILD_CHECK(iol_wait(ea, 50000000) == -ETIMEDOUT);
+	measure(OP_SLEEP_SEM);
+	CHILD_CHECK(iol_wait(s, 50000000) == -ETIMEDOUT);
+	hs[0] = ea, hs[1] = em, hs[2] = s;
+	measure(OP_SLEEP_MANY);
+	CHILD_CHECK(iol_wait_many(hs, 3, 0, 50000000) == -ETIMEDOUT);
+	hs[0] = s2, hs[1] = ea;
+	measure(OP_SLEEP_ALL);
+	CHILD_CHECK(iol_wait_many(hs, 2, IOL_WAIT_ALL, 50000000) == -ETIMEDOUT);
+	measure(OP_SLEEP_MUTEX);
+	CHILD_CHECK(iol_wait(mh, 50000000) == -ETIMEDOUT);
+	measure(OP_SET_AFTER_TIMEOUT);
+	CHILD_CHECK(iol_event_set(ea) == 0);
+	measure(OP_RELEASE_AFTER_TIMEOUT);
+	CHILD_CHECK(iol_semaphore_release(s, 1) == 0);
+	measure(OP_NONE);
+
 	nt.m = m;
 	CHILD_CHECK(pthread_create(&th, NULL, new_thread_acquire, &nt) == 0);
 	CHILD_CHECK(pthread_join(th, NULL) == 0);
@@ -296,7 +361,8 @@ static void test_uncontended_paths_make_no_syscall(void **state)
 	for (uint32_t i = 0; i < atomic_load(&res->nrec) && i < MAXREC; i++) {
 		char *nm = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, res->rec_nr[i]);
 
-		if (res->rec_op[i] != OP_CONTENDED)
+		if (res->rec_op[i] != OP_CONTENDED &&
+		    (res->rec_op[i] < OP_SLEEP_FIRST || res->rec_op[i] >= OP_SLEEP_END))
 			print_message("system call %s (%d) during: %s\n", nm ? nm : "?",
 				      res->rec_nr[i], op_name[res->rec_op[i]]);
 		free(nm);
@@ -304,7 +370,7 @@ static void test_uncontended_paths_make_no_syscall(void **state)
 	for (int op = 1; op < NOPS; op++)
 		print_message("%-45s %5u system calls%s\n", op_name[op],
 			      atomic_load(&res->calls[op]),
-			      op >= OP_INFO_FIRST ? " (reported only)" : "");
+			      op >= OP_INFO_FIRST && op < OP_SLEEP_FIRST ? " (reported only)" : "");
 	print_message("(%d rounds of each; the new thread's acquisition returned %d)\n", ITER,
 		      res->new_thread_result);
 	/* The counting works: the wait that slept was seen. */
@@ -313,6 +379,41 @@ static void test_uncontended_paths_make_no_syscall(void **state)
 		if (atomic_load(&res->calls[op]) != 0)
 			fail_msg("%s made %u system calls in %d rounds", op_name[op],
 				 atomic_load(&res->calls[op]), ITER);
+	for (int op = OP_SET_AFTER_TIMEOUT; op < NOPS; op++)
+		if (atomic_load(&res->calls[op]) != 0)
+			fail_msg("%s made %u system calls", op_name[op],
+				 atomic_load(&res->calls[op]));
+	/* Each sleep: at least one call, at most a few (no polling), and of
+	 * the right kind: futex for one word, futex_waitv for several (a
+	 * mutex wait also watches its owner's liveness word: either). */
+	for (int op = OP_SLEEP_FIRST; op < OP_SLEEP_END; op++) {
+		uint32_t n = atomic_load(&res->calls[op]);
+		char kinds[256] = "";
+
+		for (uint32_t i = 0; i < atomic_load(&res->nrec) && i < MAXREC; i++) {
+			char *nm;
+
+			if (res->rec_op[i] != op)
+				continue;
+			nm = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, res->rec_nr[i]);
+			snprintf(kinds + strlen(kinds), sizeof(kinds) - strlen(kinds), " %s",
+				 nm ? nm : "?");
+			if (op == OP_SLEEP_EVENT || op == OP_SLEEP_SEM) {
+				if (res->rec_nr[i] != SYS_futex)
+					fail_msg("%s: %s", op_name[op], nm ? nm : "?");
+			} else if (op != OP_SLEEP_MUTEX) {
+				if (res->rec_nr[i] != SYS_futex_waitv)
+					fail_msg("%s: %s", op_name[op], nm ? nm : "?");
+			} else if (res->rec_nr[i] != SYS_futex &&
+				   res->rec_nr[i] != SYS_futex_waitv) {
+				fail_msg("%s: %s", op_name[op], nm ? nm : "?");
+			}
+			free(nm);
+		}
+		print_message("%s:%s\n", op_name[op], kinds);
+		if (n < 1 || n > 3)
+			fail_msg("%s made %u system calls", op_name[op], n);
+	}
 	th_unshared(res, sizeof(*res));
 	th_tab_del(&tt);
 }
