@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <pthread.h>
+#include <sched.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -371,6 +373,41 @@ bool ph_wait_futex(pid_t pid, pid_t tid, int timeout_ms)
 bool ph_wait_syscall(pid_t pid, pid_t tid, long nr, int timeout_ms)
 {
 	return wait_any_syscall(pid, tid, &nr, 1, timeout_ms);
+}
+
+/* ---- a thread blocked in a wait ---------------------------------------- */
+
+static void *waiter_main(void *p)
+{
+	struct ph_waiter *w = p;
+
+	w->result = -1000;
+	atomic_store(&w->tid, ph_gettid());
+	w->result = iol_wait_many(w->handles, w->n, w->flags, PH_LONG_NS);
+	return NULL;
+}
+
+void ph_waiter_start(struct ph_waiter *w)
+{
+	int64_t deadline = ph_now_ns() + PH_LONG_NS;
+
+	atomic_store(&w->tid, 0);
+	assert_int_equal(pthread_create(&w->th, NULL, waiter_main, w), 0);
+	while (!atomic_load(&w->tid)) {
+		assert_true(ph_now_ns() < deadline);
+		sched_yield();
+	}
+	assert_true(ph_wait_futex(0, atomic_load(&w->tid), PH_LONG_MS));
+}
+
+int ph_waiter_join(struct ph_waiter *w)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += PH_LONG_MS / 1000 + 5;
+	assert_int_equal(pthread_timedjoin_np(w->th, NULL, &ts), 0);
+	return w->result;
 }
 
 /* ---- files ------------------------------------------------------------- */

@@ -14,6 +14,8 @@
 #ifndef IOLAYER_TESTS_PROC_HELPERS_H
 #define IOLAYER_TESTS_PROC_HELPERS_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -100,6 +102,23 @@ bool ph_in_syscall(pid_t pid, pid_t tid, long nr);
 bool ph_wait_futex(pid_t pid, pid_t tid, int timeout_ms);
 /* Until it is asleep in system call nr. */
 bool ph_wait_syscall(pid_t pid, pid_t tid, long nr, int timeout_ms);
+
+/* ---- a thread blocked in a wait ---------------------------------------- */
+
+/* A thread running iol_wait_many(handles, n, flags, PH_LONG_NS). */
+struct ph_waiter {
+	int handles[IOL_MAX_WAIT];
+	unsigned n, flags;
+	_Atomic pid_t tid;
+	int result;
+	pthread_t th;
+};
+/* Start it and return once it is asleep in the wait (a futex call), so
+ * that what the test does next is a wakeup, not something the wait polls.
+ * Asserts. */
+void ph_waiter_start(struct ph_waiter *w);
+/* Join it (asserting it ends within PH_LONG_MS) and return its result. */
+int ph_waiter_join(struct ph_waiter *w);
 
 /* ---- files ------------------------------------------------------------- */
 

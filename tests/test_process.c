@@ -708,45 +708,6 @@ static void test_child_inherits_no_iolayer_fds(void **state)
 
 /* ---- waits mixing processes with other objects ------------------------ */
 
-struct waiter {
-	int handles[4];
-	unsigned n, flags;
-	pid_t tid;
-	int result;
-	pthread_t th;
-};
-
-static void *waiter_main(void *p)
-{
-	struct waiter *w = p;
-
-	w->tid = ph_gettid();
-	w->result = iol_wait_many(w->handles, w->n, w->flags, PH_LONG_NS);
-	return NULL;
-}
-
-static void waiter_start(struct waiter *w)
-{
-	w->tid = 0;
-	w->result = -1000;
-	assert_int_equal(pthread_create(&w->th, NULL, waiter_main, w), 0);
-	for (int64_t deadline = ph_now_ns() + PH_LONG_NS;
-	     !__atomic_load_n(&w->tid, __ATOMIC_ACQUIRE) && ph_now_ns() < deadline;)
-		sched_yield();
-	/* Asleep in the wait, so what follows is a wakeup, not a poll. */
-	assert_true(ph_wait_futex(0, w->tid, PH_LONG_MS));
-}
-
-static int waiter_join(struct waiter *w)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += PH_LONG_MS / 1000 + 5;
-	assert_int_equal(pthread_timedjoin_np(w->th, NULL, &ts), 0);
-	return w->result;
-}
-
 static bool event_signaled(int ev)
 {
 	struct iol_info info;
@@ -758,7 +719,7 @@ static bool event_signaled(int ev)
 static void test_wait_many_process_event(void **state)
 {
 	int in_w, p, ev, hs[2];
-	struct waiter w;
+	struct ph_waiter w;
 
 	(void)state;
 	ev = iol_event_open(tab.t, NULL, 0, false, false); /* auto-reset */
@@ -782,16 +743,16 @@ static void test_wait_many_process_event(void **state)
 	assert_int_equal(iol_wait_many(hs, 2, 0, PH_LONG_NS), 0);
 
 	/* A sleeping waiter woken by the event while the process runs. */
-	w = (struct waiter){ .handles = { p, ev }, .n = 2 };
-	waiter_start(&w);
+	w = (struct ph_waiter){ .handles = { p, ev }, .n = 2 };
+	ph_waiter_start(&w);
 	assert_int_equal(iol_event_set(ev), 0);
-	assert_int_equal(waiter_join(&w), 1);
+	assert_int_equal(ph_waiter_join(&w), 1);
 
 	/* A sleeping waiter woken by the process's end (the event unset). */
-	w = (struct waiter){ .handles = { ev, p }, .n = 2 };
-	waiter_start(&w);
+	w = (struct ph_waiter){ .handles = { ev, p }, .n = 2 };
+	ph_waiter_start(&w);
 	close(in_w);
-	assert_int_equal(waiter_join(&w), 1);
+	assert_int_equal(ph_waiter_join(&w), 1);
 	expect_exit(p, 0);
 
 	/* Both signaled: the lowest index; the process is not consumed, the
@@ -814,7 +775,7 @@ static void test_wait_many_process_event(void **state)
 static void test_wait_many_mixed_types(void **state)
 {
 	int in_w, p, ev, sem, mx, hs[4];
-	struct waiter w;
+	struct ph_waiter w;
 
 	(void)state;
 	ev = iol_event_open(tab.t, NULL, 0, true, false);
@@ -831,10 +792,10 @@ static void test_wait_many_mixed_types(void **state)
 	assert_int_equal(iol_mutex_release(mx), 1);
 	/* A waiter over semaphore, event, process (mutex left out: this
 	 * thread owning it would not block another) woken by the process. */
-	w = (struct waiter){ .handles = { sem, ev, p }, .n = 3 };
-	waiter_start(&w);
+	w = (struct ph_waiter){ .handles = { sem, ev, p }, .n = 3 };
+	ph_waiter_start(&w);
 	close(in_w);
-	assert_int_equal(waiter_join(&w), 2);
+	assert_int_equal(ph_waiter_join(&w), 2);
 	iol_close(p);
 	iol_close(ev);
 	iol_close(sem);
@@ -844,7 +805,7 @@ static void test_wait_many_mixed_types(void **state)
 static void test_wait_all_process_event(void **state)
 {
 	int in_w, p, ev, hs[2];
-	struct waiter w;
+	struct ph_waiter w;
 
 	(void)state;
 	ev = iol_event_open(tab.t, NULL, 0, false, true); /* auto-reset, set */
@@ -857,18 +818,18 @@ static void test_wait_all_process_event(void **state)
 	assert_int_equal(iol_wait_many(hs, 2, IOL_WAIT_ALL, 20 * 1000000LL), -ETIMEDOUT);
 	assert_true(event_signaled(ev));
 	/* A sleeping wait-all completes when the process ends. */
-	w = (struct waiter){ .handles = { p, ev }, .n = 2, .flags = IOL_WAIT_ALL };
-	waiter_start(&w);
+	w = (struct ph_waiter){ .handles = { p, ev }, .n = 2, .flags = IOL_WAIT_ALL };
+	ph_waiter_start(&w);
 	assert_true(event_signaled(ev));
 	close(in_w);
-	assert_int_equal(waiter_join(&w), 0);
+	assert_int_equal(ph_waiter_join(&w), 0);
 	assert_false(event_signaled(ev)); /* acquired with the process */
 	/* The process ended, the event is not set: blocks until it is. */
 	assert_int_equal(iol_wait_many(hs, 2, IOL_WAIT_ALL, 0), -ETIMEDOUT);
-	w = (struct waiter){ .handles = { ev, p }, .n = 2, .flags = IOL_WAIT_ALL };
-	waiter_start(&w);
+	w = (struct ph_waiter){ .handles = { ev, p }, .n = 2, .flags = IOL_WAIT_ALL };
+	ph_waiter_start(&w);
 	assert_int_equal(iol_event_set(ev), 0);
-	assert_int_equal(waiter_join(&w), 0);
+	assert_int_equal(ph_waiter_join(&w), 0);
 	assert_false(event_signaled(ev));
 	/* The same process twice through two handles: -EINVAL. */
 	{
