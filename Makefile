@@ -40,6 +40,13 @@ BUILD    := build-tsan
 SANFLAGS := -fsanitize=thread -fno-omit-frame-pointer
 OPT      := -O1 -g
 endif
+# The fault-injection build: IOLAYER_FAULT=point[:n] kills the process at a
+# named point inside table operations (src/fault.h).
+FAULT   ?=
+ifeq ($(FAULT),1)
+BUILD    := build-fault
+SANFLAGS += -DIOLI_FAULT_INJECTION
+endif
 
 CPPFLAGS += -Iinclude -I.
 CFLAGS   += $(CSTD) $(OPT) $(WARN) $(SANFLAGS) -pthread -fPIC -MMD -MP

@@ -22,6 +22,7 @@
 #include <limits.h>
 
 #include "futex/futex.h"
+#include "src/fault.h"
 #include "src/table.h"
 
 static void wa_recover(iol_table *t)
@@ -54,7 +55,7 @@ static void wa_recover(iol_table *t)
 
 static int walock(iol_table *t)
 {
-	int r = pthread_mutex_lock(&t->hdr->walock);
+	int r = ioli_robust_lock(&t->hdr->walock);
 
 	if (r == EOWNERDEAD) {
 		wa_recover(t);
@@ -64,10 +65,23 @@ static int walock(iol_table *t)
 	return -r;
 }
 
-void ioli_walock_pass(iol_table *t)
+int ioli_walock_pass(iol_table *t, struct ioli_slot *s)
 {
-	if (walock(t) == 0)
-		pthread_mutex_unlock(&t->hdr->walock);
+	int r = walock(t);
+
+	if (r)
+		return r;
+	/* Nobody else holds L now, so a LOCKED bit still set is stale (a
+	 * scribbled table): clear it rather than wait for it forever. */
+	if (s) {
+		uint32_t v = atomic_load(&s->word);
+
+		while ((v & IOLI_W_LOCKED) &&
+		       !atomic_compare_exchange_weak(&s->word, &v, v & ~IOLI_W_LOCKED))
+			;
+	}
+	pthread_mutex_unlock(&t->hdr->walock);
+	return 0;
 }
 
 /*
@@ -182,6 +196,7 @@ int ioli_waitall_attempt(struct ioli_waitobj *o, unsigned n)
 		if (r <= 0)
 			break;
 		old[k] = v;
+		IOLI_FAULT("waitall.locking");
 	}
 	if (k < n) {
 		/* Not all available: put back what was locked, untouched. */
@@ -196,9 +211,11 @@ int ioli_waitall_attempt(struct ioli_waitobj *o, unsigned n)
 		return r < 0 ? r : IOLI_TRY_BUSY;
 	}
 	atomic_store_explicit(&h->wa_phase, IOLI_WA_COMMIT, memory_order_release);
-	for (k = 0; k < n; k++)
+	for (k = 0; k < n; k++) {
 		atomic_store(&o[k].r.s->word,
 			     atomic_load_explicit(&h->wa[k].new, memory_order_relaxed));
+		IOLI_FAULT("waitall.commit");
+	}
 	atomic_store_explicit(&h->wa_n, 0, memory_order_relaxed);
 	atomic_store_explicit(&h->wa_phase, IOLI_WA_IDLE, memory_order_release);
 	pthread_mutex_unlock(&h->walock);

@@ -89,6 +89,19 @@ int iol_table_open(const char *name, const struct iol_table_opts *opts, iol_tabl
 int iol_table_close(iol_table *t);
 
 /*
+ * Reclaim what dead processes held in t: their references (objects only
+ * they held are freed, and their file opens stop counting), their thread
+ * and process objects (signaled), their thread records.  iolayer does
+ * this by itself when a table is opened, when an allocation would fail
+ * with -ENOSPC, when a sharing check or IOL_EXCL creation would fail
+ * because of a dead process, and when a waiter finds a mutex owner dead;
+ * call this after learning of a death some other way (e.g. a SIGCHLD).
+ * Idempotent, and safe when several processes do it at once.
+ * Returns how many dead processes were reclaimed, or -EINVAL, -EBADF.
+ */
+int iol_table_reclaim(iol_table *t);
+
+/*
  * Remove the table's file.  Processes attached keep working on the same
  * memory; the next iol_table_open() of the name creates a new table.
  * Returns 0, or -EINVAL (bad name), -ENOENT, -EACCES (not ours).

@@ -296,14 +296,20 @@ int iol_file_open(iol_table *t, const char *path, int oflags, mode_t mode, unsig
 		err = h;
 		goto out_fd;
 	}
-	err = ioli_tlock(t);
-	if (err)
-		goto out_cancel;
-	idx = admit(t, (uint64_t)st.st_dev, (uint64_t)st.st_ino, access_of(oflags), share);
-	if (idx < 0) {
-		err = idx;
+	for (int round = 0;; round++) {
+		err = ioli_tlock(t);
+		if (err)
+			goto out_cancel;
+		idx = admit(t, (uint64_t)st.st_dev, (uint64_t)st.st_ino, access_of(oflags), share);
+		if (idx >= 0)
+			break;
 		ioli_tunlock(t);
-		goto out_cancel;
+		/* A violation or a full table caused by dead processes is not
+		 * one: reclaim them and check again, once. */
+		if (round > 0 || (idx != -EBUSY && idx != -ENOSPC) || ioli_reclaim_dead(t) == 0) {
+			err = idx;
+			goto out_cancel;
+		}
 	}
 	err = ioli_ref_get(t, t->self, (uint32_t)idx);
 	if (err) {
@@ -354,14 +360,17 @@ static int with_delete_access(iol_table *t, const char *path, int (*op)(const ch
 		return -EBADF;
 	if (lstat(path, &st) < 0)
 		return -errno;
-	err = ioli_tlock(t);
-	if (err)
-		return err;
-	idx = admit(t, (uint64_t)st.st_dev, (uint64_t)st.st_ino, IOLI_ACC_DELETE,
-		    IOL_SHARE_READ | IOL_SHARE_WRITE | IOL_SHARE_DELETE);
-	if (idx < 0) {
+	for (int round = 0;; round++) {
+		err = ioli_tlock(t);
+		if (err)
+			return err;
+		idx = admit(t, (uint64_t)st.st_dev, (uint64_t)st.st_ino, IOLI_ACC_DELETE,
+			    IOL_SHARE_READ | IOL_SHARE_WRITE | IOL_SHARE_DELETE);
+		if (idx >= 0)
+			break;
 		ioli_tunlock(t);
-		return idx;
+		if (round > 0 || (idx != -EBUSY && idx != -ENOSPC) || ioli_reclaim_dead(t) == 0)
+			return idx;
 	}
 	err = ioli_ref_get(t, t->self, (uint32_t)idx);
 	gen = atomic_load(&ioli_slot(t, (uint32_t)idx)->gen);

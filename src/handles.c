@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "src/fault.h"
 #include "src/table.h"
 
 #define H_CHUNK     1024u
@@ -208,6 +209,7 @@ static void finalize(uint32_t idx, struct hent *e)
 	if (!atomic_load_explicit(&t->forked, memory_order_relaxed))
 		ioli_obj_local_put(t, slot, sgen, atomic_load_explicit(&e->type, memory_order_relaxed));
 	if (!atomic_load_explicit(&t->forked, memory_order_relaxed) && ioli_tlock(t) == 0) {
+		IOLI_FAULT("close");
 		if (ioli_slot_live(t, slot, sgen))
 			ioli_ref_put(t, t->self, slot);
 		ioli_tunlock(t);

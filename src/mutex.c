@@ -13,7 +13,9 @@
 #include <errno.h>
 #include <limits.h>
 
+#include "src/fault.h"
 #include "src/table.h"
+#include "src/watcher.h"
 
 int iol_mutex_open(iol_table *t, const char *name, unsigned flags, bool initial_owner)
 {
@@ -38,6 +40,7 @@ static void took(struct ioli_waitobj *o, uint32_t slot)
 {
 	struct ioli_slot *s = o->r.s;
 
+	IOLI_FAULT("mutex.acquired"); /* owner dies before any bookkeeping */
 	atomic_store_explicit(&s->u.mutex.recursion, 1, memory_order_relaxed);
 	atomic_store_explicit(&s->u.mutex.owner_tid, ioli_gettid(), memory_order_relaxed);
 	ioli_owned_push(o->r.t, slot);
@@ -55,7 +58,9 @@ int ioli_mutex_try(struct ioli_waitobj *o)
 	v = atomic_load_explicit(&s->word, memory_order_acquire);
 	for (;;) {
 		if (v & IOLI_W_LOCKED) {
-			ioli_walock_pass(t);
+			err = ioli_walock_pass(t, s);
+			if (err)
+				return err;
 			v = atomic_load_explicit(&s->word, memory_order_acquire);
 			continue;
 		}
@@ -83,6 +88,9 @@ int ioli_mutex_try(struct ioli_waitobj *o)
 			if (atomic_compare_exchange_strong(&s->word, &v, IOLI_MX_ABANDONED)) {
 				ioli_wake(t, s, 1);
 				v = IOLI_MX_ABANDONED;
+				/* If its whole process died, reclaim it (in the
+				 * background: this waiter goes on at once). */
+				ioli_watcher_reclaim(t);
 			}
 			continue;
 		}

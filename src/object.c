@@ -47,6 +47,8 @@ int ioli_object_open(iol_table *t, const char *name, unsigned flags, struct ioli
 	h = ioli_handle_reserve();
 	if (h < 0)
 		return h;
+	bool retried = false;
+again:
 	err = ioli_tlock(t);
 	if (err)
 		goto out_cancel;
@@ -103,6 +105,14 @@ int ioli_object_open(iol_table *t, const char *name, unsigned flags, struct ioli
 
 out_unlock:
 	ioli_tunlock(t);
+	/* A full table, or a name kept only by dead processes: reclaim them
+	 * and try once more. */
+	if ((err == -ENOSPC || (err == -EEXIST && (flags & IOL_EXCL))) && !retried) {
+		retried = true;
+		idx = UINT32_MAX;
+		if (ioli_reclaim_dead(t) > 0)
+			goto again;
+	}
 out_cancel:
 	ioli_handle_cancel(h);
 	return err;

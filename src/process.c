@@ -81,14 +81,18 @@ int iol_process_spawn(iol_table *t, const char *file, char *const argv[],
 	if (h < 0)
 		return h;
 	/* Room in the table first: a spawned child is not taken back. */
-	err = ioli_tlock(t);
-	if (err)
-		goto out_cancel;
-	idx = ioli_slot_alloc(t, IOL_TYPE_PROCESS, IOLI_OBJ_KEYED, "", 0, 0);
-	if (idx < 0) {
+	for (int round = 0;; round++) {
+		err = ioli_tlock(t);
+		if (err)
+			goto out_cancel;
+		idx = ioli_slot_alloc(t, IOL_TYPE_PROCESS, IOLI_OBJ_KEYED, "", 0, 0);
+		if (idx >= 0)
+			break;
 		ioli_tunlock(t);
-		err = idx;
-		goto out_cancel;
+		if (round > 0 || idx != -ENOSPC || ioli_reclaim_dead(t) == 0) {
+			err = idx;
+			goto out_cancel;
+		}
 	}
 	fill_slot(ioli_slot(t, (uint32_t)idx), 0, 0, 0, t->self + 1, t->self_gen);
 	/* One reference for the handle, one the spawner keeps until it has
@@ -184,13 +188,24 @@ int iol_process_open(iol_table *t, pid_t pid)
 		close(pidfd);
 		return h;
 	}
+	bool retried = false;
+again:
 	err = ioli_tlock(t);
 	if (err)
 		goto out;
-	idx = ioli_name_find(t, (const char *)key, sizeof(key), ioli_name_hash((const char *)key, sizeof(key)));
+	idx = ioli_name_find(t, (const char *)key, sizeof(key),
+			     ioli_name_hash((const char *)key, sizeof(key)));
 	if (idx == UINT32_MAX) {
 		int r = ioli_slot_alloc(t, IOL_TYPE_PROCESS, IOLI_OBJ_KEYED, "", 0, 0);
 
+		if (r == -ENOSPC && !retried) {
+			ioli_tunlock(t);
+			retried = true;
+			if (ioli_reclaim_dead(t) > 0)
+				goto again;
+			err = r;
+			goto out;
+		}
 		if (r < 0) {
 			err = r;
 			goto out_unlock;

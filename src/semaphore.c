@@ -12,7 +12,7 @@
 int iol_semaphore_open(iol_table *t, const char *name, unsigned flags, uint32_t initial,
 		       uint32_t max)
 {
-	struct ioli_create c = { .type = IOL_TYPE_SEMAPHORE, .word = initial, .u32a = max };
+	struct ioli_create c = {.type = IOL_TYPE_SEMAPHORE, .word = initial, .u32a = max};
 
 	if (!t)
 		return -EINVAL;
@@ -40,16 +40,20 @@ int iol_semaphore_release(int h, uint32_t count)
 	if (max > INT32_MAX)
 		max = INT32_MAX; /* scribbled: keep the count inside its bits */
 	v = atomic_load(&r.s->word);
-	do {
+	for (;;) {
 		if (v & IOLI_W_LOCKED) {
-			ioli_walock_pass(r.t);
+			err = ioli_walock_pass(r.t, r.s);
+			if (err)
+				return err;
 			v = atomic_load(&r.s->word);
 			continue;
 		}
 		c = v & IOLI_SEM_COUNT_MASK;
 		if (c > max || count > max - c)
 			return -EOVERFLOW;
-	} while (!atomic_compare_exchange_weak(&r.s->word, &v, c + count));
+		if (atomic_compare_exchange_weak(&r.s->word, &v, c + count))
+			break;
+	}
 	ioli_wake(r.t, r.s, count > INT_MAX ? INT_MAX : (int)count);
 	return (int)c;
 }
@@ -61,7 +65,10 @@ int ioli_sem_try(struct ioli_waitobj *o)
 
 	for (;;) {
 		if (v & IOLI_W_LOCKED) {
-			ioli_walock_pass(o->r.t);
+			int err = ioli_walock_pass(o->r.t, s);
+
+			if (err)
+				return err;
 			v = atomic_load_explicit(&s->word, memory_order_acquire);
 			continue;
 		}

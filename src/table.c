@@ -252,7 +252,7 @@ static void view_init(iol_table *t, const struct ioli_layout *l)
 }
 
 /* Map an opened table file after checking it is ours and well-formed. */
-static int map_file(iol_table *t, int fd)
+static int map_file(iol_table *t, int fd, bool writable)
 {
 	struct ioli_layout l;
 	struct stat st;
@@ -276,7 +276,8 @@ static int map_file(iol_table *t, int fd)
 	if (err)
 		return err;
 	t->size = l.total_size;
-	t->base = mmap(NULL, t->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
+	t->base = mmap(NULL, t->size, writable ? PROT_READ | PROT_WRITE : PROT_READ,
+		       MAP_SHARED | MAP_NORESERVE, fd, 0);
 	if (t->base == MAP_FAILED) {
 		t->base = NULL;
 		return -errno;
@@ -300,7 +301,7 @@ static int open_shared(iol_table *t, const char *name, uint32_t nslots, mode_t m
 		int fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 
 		if (fd >= 0) {
-			err = map_file(t, fd);
+			err = map_file(t, fd, true);
 			close(fd);
 			return err;
 		}
@@ -440,14 +441,24 @@ int iol_table_open(const char *name, const struct iol_table_opts *opts, iol_tabl
 	snprintf(t->name, sizeof(t->name), "%s", name);
 	err = (o.flags & IOL_TABLE_PRIVATE) ? open_private(t, o.slots)
 					    : open_shared(t, name, o.slots, o.mode);
-	if (!err)
+	if (!err) {
 		err = attach(t);
+		/* Every record taken: some may belong to dead processes. */
+		if (err == -EUSERS) {
+			t->self = UINT32_MAX;
+			if (ioli_reclaim_dead(t) > 0)
+				err = attach(t);
+		}
+	}
 	if (err) {
 		table_free(t);
 		return err;
 	}
 	atomic_store(&t->localrefs, 1);
 	reg_add(t);
+	/* Opening is when a process notices deaths nobody else did. */
+	if (!t->private_)
+		ioli_reclaim_dead(t);
 	*out = t;
 	return 0;
 }
@@ -490,4 +501,63 @@ int iol_table_unlink(const char *name)
 	if (st.st_uid != geteuid())
 		return -EACCES;
 	return unlink(path) < 0 ? -errno : 0;
+}
+
+/* ---- inspection without attaching (iolayer ls, fsck) ---------------- */
+
+int ioli_table_inspect_fd(int fd, bool writable, iol_table **out)
+{
+	iol_table *t = calloc(1, sizeof(*t));
+	int err;
+
+	if (!t)
+		return -ENOMEM;
+	err = map_file(t, fd, writable);
+	if (err) {
+		table_free(t);
+		return err;
+	}
+	t->id = atomic_fetch_add(&next_table_id, 1);
+	t->self = UINT32_MAX; /* not attached: owns nothing */
+	atomic_store(&t->localrefs, 1);
+	*out = t;
+	return 0;
+}
+
+int ioli_table_inspect(const char *name, bool writable, iol_table **out)
+{
+	char path[PATH_MAX];
+	int fd, err;
+
+	if (!name)
+		name = "default";
+	err = check_table_name(name);
+	if (!err)
+		err = table_path(name, path, sizeof(path));
+	if (err)
+		return err;
+	fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	err = ioli_table_inspect_fd(fd, writable, out);
+	close(fd);
+	if (!err)
+		snprintf((*out)->name, sizeof((*out)->name), "%s", name);
+	return err;
+}
+
+void ioli_table_inspect_close(iol_table *t)
+{
+	if (t)
+		table_free(t);
+}
+
+int ioli_table_path(const char *name, char *buf, size_t len)
+{
+	int err;
+
+	if (!name)
+		name = "default";
+	err = check_table_name(name);
+	return err ? err : table_path(name, buf, len);
 }

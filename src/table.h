@@ -265,6 +265,7 @@ struct iol_table {
 	_Atomic bool closed; /* iol_table_close() was called */
 	_Atomic bool forked; /* this is a fork()ed child's copy */
 	_Atomic uint32_t localrefs; /* open + handles + thread records + pins */
+	_Atomic bool reclaim_wanted; /* a death was noticed: reclaim soon */
 	uint64_t id;        /* unique in this process, never reused */
 	dev_t dev;          /* file identity (0 for private tables) */
 	ino_t ino;
@@ -294,6 +295,10 @@ int ioli_header_check(const struct ioli_hdr *h, uint64_t file_size, struct ioli_
 
 /* ---- the table lock T with its undo log (src/tlock.c) -------------- */
 
+/* How long T or L may stay held before a locker gives up with -EDEADLK. */
+#define IOLI_LOCK_PATIENCE_S 10
+/* Lock a robust table lock: 0, EOWNERDEAD, or a positive errno. */
+int ioli_robust_lock(pthread_mutex_t *m);
 int ioli_tlock(iol_table *t);
 void ioli_tunlock(iol_table *t);
 /* Under T: log the old value of a 32-bit field, then store v. */
@@ -314,6 +319,13 @@ bool ioli_proc_alive(iol_table *t, uint32_t p, uint32_t gen);
 /* ---- tables (src/table.c) ------------------------------------------- */
 
 bool ioli_table_usable(iol_table *t);
+/* Map a table without attaching to it (t->self is UINT32_MAX), to look at
+ * it (iolayer ls) or check and repair it (fsck).  Closed with
+ * ioli_table_inspect_close(). */
+int ioli_table_inspect(const char *name, bool writable, iol_table **out);
+int ioli_table_inspect_fd(int fd, bool writable, iol_table **out);
+void ioli_table_inspect_close(iol_table *t);
+int ioli_table_path(const char *name, char *buf, size_t len);
 void ioli_table_ref(iol_table *t);
 void ioli_table_unref(iol_table *t);
 
@@ -341,6 +353,15 @@ bool ioli_slot_live(iol_table *t, uint32_t slot, uint32_t gen);
 void ioli_slot_free(iol_table *t, uint32_t slot);
 /* Give a keyed (internal) name to a live anonymous slot. */
 void ioli_slot_set_key(iol_table *t, uint32_t slot, const uint8_t *key, size_t len);
+
+/* ---- reclaiming dead processes (src/reclaim.c) ---------------------- */
+
+/* Reclaim every attached process that is dead; returns how many. */
+int ioli_reclaim_dead(iol_table *t);
+/* Reclaim process record p of generation gen (1 done, 0 not needed). */
+int ioli_reclaim_proc(iol_table *t, uint32_t p, uint32_t gen);
+/* Under T: give back n of process p's references on a slot. */
+void ioli_ref_put_n(iol_table *t, uint32_t p, uint32_t slot, uint32_t n);
 
 /* ---- process-local handles (src/handles.c) ------------------------- */
 
@@ -421,8 +442,9 @@ int ioli_waitall_attempt(struct ioli_waitobj *o, unsigned n);
  * multi-object waiter is registered. */
 void ioli_wake(iol_table *t, struct ioli_slot *s, int n);
 
-/* Wait until the wait-all lock holder (if any) is done with a word. */
-void ioli_walock_pass(iol_table *t);
+/* Wait until the wait-all lock holder (if any) is done with s's word (NULL:
+ * just pass through L).  0, or -EDEADLK when L stays held (see tlock). */
+int ioli_walock_pass(iol_table *t, struct ioli_slot *s);
 
 /* Generic object open shared by every type: name lookup or creation. */
 struct ioli_create {

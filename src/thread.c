@@ -96,14 +96,18 @@ int iol_thread_create(iol_table *t, void *(*fn)(void *), void *arg)
 		free(st);
 		return h;
 	}
-	err = ioli_tlock(t);
-	if (err)
-		goto out_cancel;
-	idx = ioli_slot_alloc(t, IOL_TYPE_THREAD, 0, "", 0, 0);
-	if (idx < 0) {
-		err = idx;
+	for (int round = 0;; round++) {
+		err = ioli_tlock(t);
+		if (err)
+			goto out_cancel;
+		idx = ioli_slot_alloc(t, IOL_TYPE_THREAD, 0, "", 0, 0);
+		if (idx >= 0)
+			break;
 		ioli_tunlock(t);
-		goto out_cancel;
+		if (round > 0 || idx != -ENOSPC || ioli_reclaim_dead(t) == 0) {
+			err = idx;
+			goto out_cancel;
+		}
 	}
 	struct ioli_slot *s = ioli_slot(t, (uint32_t)idx);
 	atomic_store_explicit(&s->word, 0, memory_order_relaxed);

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "futex/futex.h"
+#include "src/fault.h"
 #include "src/table.h"
 
 struct owned {
@@ -231,6 +232,7 @@ int ioli_self_owner(iol_table *t, uint32_t *owner)
 	err = ioli_robust_mutex_init(&r->live);
 	if (!err)
 		err = -pthread_mutex_lock(&r->live);
+	IOLI_FAULT("threc.alloc");
 	if (err) {
 		threc_free(t, (uint32_t)idx);
 		ioli_tunlock(t);

@@ -11,8 +11,11 @@
  * is emptied when the holder unlocks normally: that store is the commit.
  */
 #include <errno.h>
+#include <time.h>
 
+#include "src/fault.h"
 #include "src/table.h"
+#include "src/watcher.h"
 
 int ioli_robust_mutex_init(pthread_mutex_t *m)
 {
@@ -25,6 +28,11 @@ int ioli_robust_mutex_init(pthread_mutex_t *m)
 	r = pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
 	if (!r)
 		r = pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+	/* Error-checking: a relock by the holder (say, exit() called from a
+	 * signal handler that interrupted a critical section, or a scribbled
+	 * lock word naming us) fails with EDEADLK instead of hanging. */
+	if (!r)
+		r = pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ERRORCHECK);
 	if (!r)
 		r = pthread_mutex_init(m, &a);
 	pthread_mutexattr_destroy(&a);
@@ -55,13 +63,30 @@ static void undo_rollback(iol_table *t)
 	atomic_store_explicit(&h->undo_n, 0, memory_order_release);
 }
 
+int ioli_robust_lock(pthread_mutex_t *m)
+{
+	struct timespec ts;
+	int r;
+
+	/* Nobody holds T or L for more than a few hundred instructions, and
+	 * the kernel hands a dead holder's lock on; a lock still held after
+	 * this long is a stopped holder or a scribbled table.  Fail (and let
+	 * fsck say which) rather than hang forever. */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += IOLI_LOCK_PATIENCE_S;
+	r = pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &ts);
+	return r == ETIMEDOUT ? EDEADLK : r;
+}
+
 int ioli_tlock(iol_table *t)
 {
-	int r = pthread_mutex_lock(&t->hdr->lock);
+	int r = ioli_robust_lock(&t->hdr->lock);
 
 	if (r == EOWNERDEAD) {
 		undo_rollback(t);
 		pthread_mutex_consistent(&t->hdr->lock);
+		/* Its process is dead, or dying: reclaim it once T is free. */
+		atomic_store(&t->reclaim_wanted, true);
 		return 0;
 	}
 	if (r)
@@ -74,8 +99,12 @@ int ioli_tlock(iol_table *t)
 
 void ioli_tunlock(iol_table *t)
 {
+	IOLI_FAULT("tunlock");
 	atomic_store_explicit(&t->hdr->undo_n, 0, memory_order_release);
 	pthread_mutex_unlock(&t->hdr->lock);
+	if (atomic_load_explicit(&t->reclaim_wanted, memory_order_relaxed) &&
+	    atomic_exchange(&t->reclaim_wanted, false))
+		ioli_watcher_reclaim(t);
 }
 
 void ioli_tset(iol_table *t, _Atomic uint32_t *field, uint32_t v)
@@ -95,4 +124,5 @@ void ioli_tset(iol_table *t, _Atomic uint32_t *field, uint32_t v)
 		atomic_store_explicit(&h->undo_n, n + 1, memory_order_release);
 	}
 	atomic_store_explicit(field, v, memory_order_release);
+	IOLI_FAULT("tset"); /* dying here leaves a half-done section to roll back */
 }

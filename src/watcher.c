@@ -55,11 +55,20 @@ struct join {
 	struct join *next;
 };
 
+struct reclaim_req {
+	iol_table *t;
+	struct reclaim_req *next;
+};
+
 static pthread_mutex_t wlock = PTHREAD_MUTEX_INITIALIZER;
+/* Reclaim requests have their own lock: they are made from under T and
+ * from the watcher thread itself, which may hold wlock. */
+static pthread_mutex_t rlock = PTHREAD_MUTEX_INITIALIZER;
 static struct watch *watches;
 static struct join *joins;
+static struct reclaim_req *reclaims;
 static int epfd = -1, evfd = -1;
-static bool running;
+static _Atomic bool running;
 
 /* ---- posting an end into a slot ------------------------------------ */
 
@@ -131,6 +140,59 @@ static bool other_spawner_alive(iol_table *t, struct ioli_slot *s)
 	return ioli_proc_alive(t, sp - 1, gen);
 }
 
+/* Queue a reclaim of t's dead processes (deduplicated). */
+static void request_reclaim(iol_table *t)
+{
+	struct reclaim_req *r;
+
+	pthread_mutex_lock(&rlock);
+	for (r = reclaims; r; r = r->next)
+		if (r->t == t)
+			goto out;
+	r = malloc(sizeof(*r));
+	if (!r)
+		goto out; /* the next table open or allocation failure reclaims */
+	ioli_table_ref(t);
+	r->t = t;
+	r->next = reclaims;
+	reclaims = r;
+out:
+	pthread_mutex_unlock(&rlock);
+}
+
+static void handle_reclaims(void)
+{
+	struct reclaim_req *r;
+
+	pthread_mutex_lock(&rlock);
+	r = reclaims;
+	reclaims = NULL;
+	pthread_mutex_unlock(&rlock);
+	while (r) {
+		struct reclaim_req *next = r->next;
+
+		if (!atomic_load(&r->t->forked))
+			ioli_reclaim_dead(r->t);
+		ioli_table_unref(r->t);
+		free(r);
+		r = next;
+	}
+}
+
+/* Was the process behind this watch attached to its table?  Then its
+ * death leaves references to reclaim. */
+static bool was_attached(struct watch *w)
+{
+	struct ioli_slot *s = ioli_slot(w->t, w->slot);
+	uint32_t pid = atomic_load(&s->u.proc.pid);
+
+	for (uint32_t p = 0; p < w->t->max_procs; p++)
+		if (atomic_load(&w->t->procs[p].state) == IOLI_PROC_LIVE &&
+		    atomic_load(&w->t->procs[p].pid) == pid)
+			return true;
+	return false;
+}
+
 static void handle_end(struct watch *w)
 {
 	struct ioli_slot *s = ioli_slot(w->t, w->slot);
@@ -156,6 +218,8 @@ static void handle_end(struct watch *w)
 	} else if (ioli_slot_live(w->t, w->slot, w->gen) && !other_spawner_alive(w->t, s)) {
 		ioli_post_exit(w->t, w->slot, w->gen, ioli_pidfd_exit_status(w->pidfd));
 	}
+	if (ioli_slot_live(w->t, w->slot, w->gen) && was_attached(w))
+		request_reclaim(w->t);
 	w->done = true;
 	epoll_ctl(epfd, EPOLL_CTL_DEL, w->pidfd, NULL);
 }
@@ -228,6 +292,7 @@ static void *watcher_main(void *arg)
 		for (int i = 0; i < n; i++)
 			if (ev[i].data.ptr == NULL)
 				handle_joins();
+		handle_reclaims();
 	}
 	return NULL;
 }
@@ -421,6 +486,25 @@ int ioli_watch_thread(pthread_t th, iol_table *t, uint32_t slot, uint32_t gen)
 	return 0;
 }
 
+void ioli_watcher_reclaim(iol_table *t)
+{
+	uint64_t one = 1;
+
+	if (!atomic_load(&running)) {
+		int err;
+
+		pthread_mutex_lock(&wlock);
+		err = ensure_running();
+		pthread_mutex_unlock(&wlock);
+		if (err)
+			return;
+	}
+	request_reclaim(t);
+	if (write(evfd, &one, sizeof(one)) < 0) {
+		/* cannot overflow in practice */
+	}
+}
+
 int ioli_watcher_start(void)
 {
 	int err;
@@ -452,6 +536,7 @@ void ioli_watcher_at_exit(void)
 void ioli_watcher_after_fork(void)
 {
 	pthread_mutex_init(&wlock, NULL);
+	pthread_mutex_init(&rlock, NULL);
 	for (struct watch *w = watches; w;) {
 		struct watch *next = w->next;
 
@@ -466,8 +551,15 @@ void ioli_watcher_after_fork(void)
 		free(j);
 		j = next;
 	}
+	for (struct reclaim_req *r = reclaims; r;) {
+		struct reclaim_req *next = r->next;
+
+		free(r);
+		r = next;
+	}
 	watches = NULL;
 	joins = NULL;
+	reclaims = NULL;
 	if (epfd >= 0)
 		close(epfd);
 	if (evfd >= 0)

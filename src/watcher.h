@@ -16,6 +16,8 @@ void ioli_watch_put(iol_table *t, uint32_t slot, uint32_t gen);
 int ioli_watch_pidfd(iol_table *t, uint32_t slot, uint32_t gen);
 int ioli_watch_thread(pthread_t th, iol_table *t, uint32_t slot, uint32_t gen);
 void ioli_watcher_at_exit(void);
+/* Ask the watcher thread to reclaim t's dead processes soon. */
+void ioli_watcher_reclaim(iol_table *t);
 void ioli_watcher_after_fork(void);
 
 /* Posting ends into slots */

@@ -25,6 +25,10 @@ struct cli_cmd {
 /* Subcommands. */
 int ioli_cli_probe(int argc, char **argv);
 int ioli_cli_version(int argc, char **argv);
+int ioli_cli_ls(int argc, char **argv);
+int ioli_cli_rm(int argc, char **argv);
+int ioli_cli_fsck(int argc, char **argv);
+int ioli_cli_demo(int argc, char **argv);
 
 /* Shared by subcommands. */
 
