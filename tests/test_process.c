@@ -32,6 +32,7 @@
 #include <cmocka.h>
 
 #include "iolayer.h"
+#include "tests/cli_run.h"
 #include "tests/proc_helpers.h"
 
 static struct ph_tab tab;
@@ -1017,6 +1018,57 @@ static void test_query_refs(void **state)
 	iol_close(h);
 }
 
+/* "visible in iol_query and iolayer ls": the object of the table whose
+ * "pid" is pid, as the JSON text between its braces. */
+static char *ls_object(const char *json, pid_t pid, char *buf, size_t cap)
+{
+	char key[32];
+	const char *p, *b, *e;
+
+	snprintf(key, sizeof(key), "\"pid\":%d,", (int)pid);
+	p = strstr(json, key);
+	if (!p)
+		return NULL;
+	for (b = p; b > json && *b != '{'; b--)
+		;
+	e = strchr(p, '}');
+	if (!e || (size_t)(e - b) + 2 > cap)
+		return NULL;
+	memcpy(buf, b, (size_t)(e - b) + 1);
+	buf[e - b + 1] = '\0';
+	return buf;
+}
+
+static void test_listed_by_iolayer_ls(void **state)
+{
+	const char *args[] = { "ls", tab.name, "--json", NULL };
+	char obj[512];
+	struct run r;
+	int in_w, h;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(cli_locate("test_process"), 0);
+	h = start_reader("read x; exit 7", &in_w);
+	pid = iol_process_pid(h);
+	r = run_cli(args, NULL, false);
+	assert_int_equal(r.status, 0);
+	assert_json(r.out);
+	assert_non_null(ls_object(r.out, pid, obj, sizeof(obj)));
+	assert_non_null(strstr(obj, "\"type\":\"process\""));
+	assert_non_null(strstr(obj, "\"ended\":false"));
+	run_free(&r);
+	close(in_w);
+	expect_exit(h, 7);
+	r = run_cli(args, NULL, false);
+	assert_int_equal(r.status, 0);
+	assert_non_null(ls_object(r.out, pid, obj, sizeof(obj)));
+	assert_non_null(strstr(obj, "\"ended\":true"));
+	assert_non_null(strstr(obj, "\"code\":7"));
+	run_free(&r);
+	iol_close(h);
+}
+
 /* ---- errors --------------------------------------------------------------- */
 
 static void test_errors(void **state)
@@ -1147,6 +1199,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_non_parent_opens_by_pid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_query_and_type_name, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_query_refs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_listed_by_iolayer_ls, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_handles_after_fork, setup, teardown),
 		cmocka_unit_test(test_table_close_closes_handles),
