@@ -775,6 +775,77 @@ static void test_pid_reuse_starttime_identity(void **state)
 	assert_int_equal(r, 0);
 }
 
+/*
+ * Without PIDFD_GET_INFO, a process that is not the parent learns a
+ * spawned child's status because the parent, attached to the table,
+ * posts it: here a forked process opens our spawned child by pid.
+ */
+static int nodata_opener(void *arg)
+{
+	const char *name = arg;
+	struct iol_exit_status es;
+	long long pid;
+	iol_table *t;
+	int h;
+
+	PH_CHECK_EQ(iol_table_open(name, NULL, &t), 0);
+	PH_CHECK_EQ(ph_recv_int(0, &pid, PH_LONG_MS), 0);
+	h = iol_process_open(t, (pid_t)pid);
+	PH_CHECK(h > 0);
+	PH_CHECK_EQ(ph_send_int(1, 1), 0);
+	PH_CHECK_EQ(iol_wait(h, PH_LONG_NS), 0);
+	PH_CHECK_EQ(iol_process_exit_status(h, &es), 0);
+	PH_CHECK(es.exited);
+	PH_CHECK_EQ(es.code, 8);
+	iol_close(h);
+	iol_table_close(t);
+	return 0;
+}
+
+static int nodata_posted_by_parent(void)
+{
+	char *argv[] = { "sh", "-c", "read x; exit 8", NULL };
+	struct iol_spawn_opts o = { .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1 };
+	int in[2], down[2], up[2], h, st;
+	char name[65];
+	long long v;
+	iol_table *t;
+	pid_t k;
+
+	snprintf(name, sizeof(name), "popen-nodata-%d", (int)getpid());
+	PH_CHECK_EQ(iol_table_open(name, NULL, &t), 0);
+	PH_CHECK_EQ(pipe2(in, O_CLOEXEC), 0);
+	PH_CHECK_EQ(pipe2(down, O_CLOEXEC), 0);
+	PH_CHECK_EQ(pipe2(up, O_CLOEXEC), 0);
+	o.stdin_fd = in[0];
+	h = iol_process_spawn(t, "/bin/sh", argv, &o);
+	close(in[0]);
+	PH_CHECK(h > 0);
+	fflush(NULL);
+	k = fork();
+	PH_CHECK(k >= 0);
+	if (k == 0) {
+		close(in[1]);
+		if (dup2(down[0], 0) != 0 || dup2(up[1], 1) != 1)
+			_exit(1);
+		_exit(nodata_opener(name));
+	}
+	close(down[0]);
+	close(up[1]);
+	PH_CHECK_EQ(ph_send_int(down[1], iol_process_pid(h)), 0);
+	PH_CHECK_EQ(ph_recv_int(up[0], &v, PH_LONG_MS), 0);
+	close(in[1]);
+	PH_CHECK_EQ(iol_wait(h, PH_LONG_NS), 0);
+	PH_CHECK_EQ(waitpid(k, &st, 0), k);
+	PH_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	close(down[1]);
+	close(up[0]);
+	iol_close(h);
+	iol_table_close(t);
+	PH_CHECK_EQ(iol_table_unlink(name), 0);
+	return 0;
+}
+
 /* -ENODATA, documented for a non-child whose end nobody attached could
  * learn (no PIDFD_GET_INFO): in a fresh process with it disabled. */
 static int child_nodata(void)
@@ -815,7 +886,7 @@ static int child_nodata(void)
 	PH_CHECK_EQ(es.code, 4);
 	iol_close(h);
 	iol_table_close(t);
-	return 0;
+	return nodata_posted_by_parent();
 }
 
 static void test_nonchild_status_enodata(void **state)
