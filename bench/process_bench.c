@@ -18,7 +18,9 @@
  *  2. Spawn + wait of /bin/true: iol_process_spawn + iol_wait + iol_close
  *     against posix_spawn + waitpid, interleaved.
  *
- * Usage: process_bench [iterations]   (default 2000 per method)
+ * Usage: process_bench [iterations [method]]   (default 2000 per method;
+ * a method name of part 1, or "spawn" or "posix_spawn", runs only that one,
+ * for profiling it with perf)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -254,8 +256,11 @@ static int64_t one_latency(iol_table *t, int m)
 		if (err)
 			die("posix_spawn", err);
 		for (;;) {
-			if (sigwaitinfo(&chld_set, &si) < 0)
+			if (sigwaitinfo(&chld_set, &si) < 0) {
+				if (errno == EINTR) /* a stop/continue of the process */
+					continue;
 				die("sigwaitinfo", errno);
+			}
 			if (si.si_pid == pid)
 				break;
 		}
@@ -288,8 +293,9 @@ static int64_t one_latency(iol_table *t, int m)
 		if (fd < 0)
 			die("pidfd_open", errno);
 		p = (struct pollfd){ .fd = fd, .events = POLLIN };
-		if (poll(&p, 1, -1) != 1)
-			die("poll", errno);
+		while (poll(&p, 1, -1) != 1)
+			if (errno != EINTR)
+				die("poll", errno);
 		if (waitid(P_PIDFD, (id_t)fd, &si, WEXITED) < 0)
 			die("waitid", errno);
 		woke = now_ns();
@@ -377,6 +383,7 @@ int main(int argc, char **argv)
 	iol_table *t;
 	ssize_t n;
 	int iters = 2000, err;
+	const char *only = NULL;
 	char name[64];
 
 	if (argc >= 2 && strcmp(argv[1], "--exit-child") == 0) {
@@ -386,6 +393,8 @@ int main(int argc, char **argv)
 	}
 	if (argc >= 2)
 		iters = atoi(argv[1]);
+	if (argc >= 3)
+		only = argv[2];
 	if (iters < 10)
 		iters = 10;
 	n = readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1);
@@ -408,6 +417,28 @@ int main(int argc, char **argv)
 	if (err)
 		die("iol_table_open", -err);
 
+	if (only) {
+		int64_t sum = 0;
+
+		for (int i = 0; i < iters; i++) {
+			if (strcmp(only, "spawn") == 0 || strcmp(only, "posix_spawn") == 0) {
+				sum += one_spawn(t, strcmp(only, "spawn") == 0);
+				continue;
+			}
+			for (int m = 0;; m++) {
+				if (m == M__COUNT)
+					die(only, EINVAL);
+				if (strcmp(only, method_name[m]) == 0) {
+					sum += one_latency(t, m);
+					break;
+				}
+			}
+		}
+		printf("%s: mean %.1f us over %d\n", only, (double)sum / iters / 1000.0, iters);
+		iol_table_close(t);
+		iol_table_unlink(name);
+		return 0;
+	}
 	print_header(iters);
 	for (int m = 0; m < M__COUNT; m++) {
 		lat[m] = (struct series){ method_name[m], calloc((size_t)iters, sizeof(int64_t)),
