@@ -188,8 +188,8 @@ static void print_table(const char *title, struct series *s, int count, int base
 
 enum { M_IOL, M_SIGCHLD, M_WAITPID, M_PIDFD, M__COUNT };
 
-static const char *const method_name[M__COUNT] = { "iol_wait", "SIGCHLD+waitpid", "waitpid",
-						   "pidfd poll" };
+static const char *const method_name[M__COUNT] = {"iol_wait", "SIGCHLD+waitpid", "waitpid",
+						  "pidfd poll"};
 
 static char self_exe[4096];
 static int shm_fd;
@@ -213,7 +213,7 @@ static void child_argv(char *argv[8], char bufs[4][64], const char *nrs)
 
 static void drain_sigchld(void)
 {
-	struct timespec zero = { 0, 0 };
+	struct timespec zero = {0, 0};
 
 	while (sigtimedwait(&chld_set, NULL, &zero) > 0)
 		;
@@ -292,7 +292,7 @@ static int64_t one_latency(iol_table *t, int m)
 		fd = (int)syscall(SYS_pidfd_open, pid, 0);
 		if (fd < 0)
 			die("pidfd_open", errno);
-		p = (struct pollfd){ .fd = fd, .events = POLLIN };
+		p = (struct pollfd){.fd = fd, .events = POLLIN};
 		while (poll(&p, 1, -1) != 1)
 			if (errno != EINTR)
 				die("poll", errno);
@@ -317,7 +317,7 @@ static int64_t one_latency(iol_table *t, int m)
 
 static int64_t one_spawn(iol_table *t, int iol)
 {
-	char *argv[] = { "true", NULL };
+	char *argv[] = {"true", NULL};
 	int64_t t0 = now_ns();
 	int st, err;
 
@@ -441,14 +441,14 @@ int main(int argc, char **argv)
 	}
 	print_header(iters);
 	for (int m = 0; m < M__COUNT; m++) {
-		lat[m] = (struct series){ method_name[m], calloc((size_t)iters, sizeof(int64_t)),
-					  iters };
+		lat[m] =
+		    (struct series){method_name[m], calloc((size_t)iters, sizeof(int64_t)), iters};
 		if (!lat[m].v)
 			die("calloc", ENOMEM);
 	}
 	for (int i = 0; i < 2; i++) {
-		sp[i] = (struct series){ i == 0 ? "posix_spawn+waitpid" : "iolayer spawn+wait",
-					 calloc((size_t)iters, sizeof(int64_t)), iters };
+		sp[i] = (struct series){i == 0 ? "posix_spawn+waitpid" : "iolayer spawn+wait",
+					calloc((size_t)iters, sizeof(int64_t)), iters};
 		if (!sp[i].v)
 			die("calloc", ENOMEM);
 	}

@@ -40,7 +40,7 @@ pid_t ph_gettid(void)
  * deadline (never a guess at how long something takes). */
 static void tick(void)
 {
-	struct timespec ts = { 0, 200000 };
+	struct timespec ts = {0, 200000};
 
 	nanosleep(&ts, NULL);
 }
@@ -103,7 +103,7 @@ static int wait_readable(int fd, int64_t deadline)
 {
 	for (;;) {
 		int64_t left = (deadline - ph_now_ns()) / 1000000;
-		struct pollfd p = { .fd = fd, .events = POLLIN };
+		struct pollfd p = {.fd = fd, .events = POLLIN};
 		int r;
 
 		if (left < 0)
@@ -365,7 +365,7 @@ static bool wait_any_syscall(pid_t pid, pid_t tid, const long *nrs, int n, int t
 
 bool ph_wait_futex(pid_t pid, pid_t tid, int timeout_ms)
 {
-	static const long nrs[] = { SYS_futex, SYS_futex_waitv };
+	static const long nrs[] = {SYS_futex, SYS_futex_waitv};
 
 	return wait_any_syscall(pid, tid, nrs, 2, timeout_ms);
 }

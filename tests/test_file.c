@@ -63,9 +63,9 @@ static int teardown(void **state)
 #define W IOL_SHARE_WRITE
 #define D IOL_SHARE_DELETE
 
-static const int acc_flags[3] = { O_RDONLY, O_WRONLY, O_RDWR };
-static const unsigned acc_bits[3] = { R, W, R | W }; /* access as R/W bits */
-static const char *const acc_name[3] = { "O_RDONLY", "O_WRONLY", "O_RDWR" };
+static const int acc_flags[3] = {O_RDONLY, O_WRONLY, O_RDWR};
+static const unsigned acc_bits[3] = {R, W, R | W}; /* access as R/W bits */
+static const char *const acc_name[3] = {"O_RDONLY", "O_WRONLY", "O_RDWR"};
 
 struct open_desc {
 	unsigned access; /* R/W (D for a delete) */
@@ -106,8 +106,8 @@ static void test_pairs_one_process(void **state)
 		for (unsigned s1 = 0; s1 < 8; s1++)
 			for (int a2 = 0; a2 < 3; a2++)
 				for (unsigned s2 = 0; s2 < 8; s2++) {
-					struct open_desc e = { acc_bits[a1], s1 };
-					struct open_desc n = { acc_bits[a2], s2 };
+					struct open_desc e = {acc_bits[a1], s1};
+					struct open_desc n = {acc_bits[a2], s2};
 					bool busy = conflicts(e, n);
 					int h1 = fopen_as(path_a, a1, s1), h2;
 
@@ -137,15 +137,15 @@ static void test_triples_one_process(void **state)
 	(void)state;
 	for (int i = 0; i < 24 * 24 * 24; i++) {
 		/* i = x0 * 576 + x1 * 24 + x2; each x is (access x % 3, share x / 3) */
-		int x[3] = { i / 576, (i / 24) % 24, i % 24 };
-		int a[3] = { x[0] % 3, x[1] % 3, x[2] % 3 };
-		unsigned s[3] = { (unsigned)x[0] / 3, (unsigned)x[1] / 3, (unsigned)x[2] / 3 };
+		int x[3] = {i / 576, (i / 24) % 24, i % 24};
+		int a[3] = {x[0] % 3, x[1] % 3, x[2] % 3};
+		unsigned s[3] = {(unsigned)x[0] / 3, (unsigned)x[1] / 3, (unsigned)x[2] / 3};
 		struct open_desc o[3];
 		int h[3];
 		int nopen = 0;
 
 		for (int k = 0; k < 3; k++) {
-			struct open_desc n = { acc_bits[a[k]], s[k] };
+			struct open_desc n = {acc_bits[a[k]], s[k]};
 			bool busy = false;
 			int r;
 
@@ -153,7 +153,8 @@ static void test_triples_one_process(void **state)
 				busy |= conflicts(o[j], n);
 			r = fopen_as(path_a, a[k], s[k]);
 			if ((busy && r != -EBUSY) || (!busy && r <= 0)) {
-				fprintf(stderr, "open %d (%s share %u) after %d opens: got %d, want %s\n",
+				fprintf(stderr,
+					"open %d (%s share %u) after %d opens: got %d, want %s\n",
 					k, acc_name[a[k]], s[k], nopen, r,
 					busy ? "-EBUSY" : "a handle");
 				for (int j = 0; j < nopen; j++)
@@ -224,9 +225,9 @@ static void test_counts_not_first_opener(void **state)
 
 /* A child that opens and closes on command.  Command: op << 16 | slot <<
  * 8 | access << 4 | share; reply: the result. */
-#define OP_OPEN  1
+#define OP_OPEN	 1
 #define OP_CLOSE 2
-#define OP_QUIT  3
+#define OP_QUIT	 3
 
 struct server {
 	const char *table, *path;
@@ -236,7 +237,7 @@ struct server {
 static int server_main(void *arg)
 {
 	struct server *s = arg;
-	int handles[8] = { 0 };
+	int handles[8] = {0};
 	iol_table *t;
 	long long c;
 
@@ -276,8 +277,12 @@ static void remote_start(struct remote *rm, const char *path)
 
 	ph_pipe(cmd);
 	ph_pipe(reply);
-	s = (struct server){ .table = tab.name, .path = path, .cmd_r = cmd[0],
-			     .reply_w = reply[1], .cmd_w = cmd[1], .reply_r = reply[0] };
+	s = (struct server){.table = tab.name,
+			    .path = path,
+			    .cmd_r = cmd[0],
+			    .reply_w = reply[1],
+			    .cmd_w = cmd[1],
+			    .reply_r = reply[0]};
 	rm->pid = ph_fork(server_main, &s);
 	close(cmd[0]);
 	close(reply[1]);
@@ -314,8 +319,8 @@ static void test_pairs_two_processes(void **state)
 		for (unsigned s1 = 0; s1 < 8; s1++)
 			for (int a2 = 0; a2 < 3; a2++)
 				for (unsigned s2 = 0; s2 < 8; s2++) {
-					struct open_desc e = { acc_bits[a1], s1 };
-					struct open_desc n = { acc_bits[a2], s2 };
+					struct open_desc e = {acc_bits[a1], s1};
+					struct open_desc n = {acc_bits[a2], s2};
 					bool busy = conflicts(e, n);
 					long long r;
 					int h;
@@ -392,7 +397,7 @@ static void test_concurrent_opens_one_wins(void **state)
 
 	(void)state;
 	for (int round = 0; round < ROUNDS; round++) {
-		struct racer r = { .table = tab.name, .path = path_a };
+		struct racer r = {.table = tab.name, .path = path_a};
 		int up[2], down[2], go, winners = 0;
 		pid_t kids[N];
 		long long v;
@@ -531,7 +536,7 @@ static int importer_main(void *arg)
 
 static void test_imported_open_holds_share_state(void **state)
 {
-	struct importer im = { .table = tab.name };
+	struct importer im = {.table = tab.name};
 	int up[2], down[2], h;
 	long long v;
 	pid_t kid;
@@ -594,7 +599,7 @@ static int holder_main(void *arg)
 
 static void test_holder_death_releases(void **state)
 {
-	struct holder ho = { .table = tab.name, .path = path_a };
+	struct holder ho = {.table = tab.name, .path = path_a};
 	long long v;
 	int up[2], h;
 	pid_t kid;
@@ -920,24 +925,24 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 	const struct CMUnitTest tests[] = {
-		T(test_pairs_one_process),
-		T(test_triples_one_process),
-		T(test_counts_not_first_opener),
-		T(test_pairs_two_processes),
-		T(test_concurrent_opens_one_wins),
-		T(test_hard_links_are_one_file),
-		T(test_close_releases),
-		T(test_imported_open_holds_share_state),
-		T(test_holder_death_releases),
-		T(test_unlink),
-		T(test_unlink_two_processes),
-		T(test_rename),
-		T(test_trunc_not_on_violation),
-		T(test_violation_leaks_nothing),
-		T(test_fd),
-		T(test_query),
-		T(test_plain_opens_invisible),
-		T(test_errors),
+	    T(test_pairs_one_process),
+	    T(test_triples_one_process),
+	    T(test_counts_not_first_opener),
+	    T(test_pairs_two_processes),
+	    T(test_concurrent_opens_one_wins),
+	    T(test_hard_links_are_one_file),
+	    T(test_close_releases),
+	    T(test_imported_open_holds_share_state),
+	    T(test_holder_death_releases),
+	    T(test_unlink),
+	    T(test_unlink_two_processes),
+	    T(test_rename),
+	    T(test_trunc_not_on_violation),
+	    T(test_violation_leaks_nothing),
+	    T(test_fd),
+	    T(test_query),
+	    T(test_plain_opens_invisible),
+	    T(test_errors),
 	};
 #undef T
 

@@ -51,11 +51,14 @@ static int teardown(void **state)
 	return 0;
 }
 
-#define OPTS_INHERIT { .cwd = NULL, .envp = NULL, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1 }
+#define OPTS_INHERIT                                                                               \
+	{                                                                                          \
+		.cwd = NULL, .envp = NULL, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1        \
+	}
 
 static int spawn_sh(const char *script, const struct iol_spawn_opts *o)
 {
-	char *argv[] = { "sh", "-c", (char *)script, NULL };
+	char *argv[] = {"sh", "-c", (char *)script, NULL};
 
 	return iol_process_spawn(tab.t, "/bin/sh", argv, o);
 }
@@ -65,7 +68,7 @@ static int spawn_sh(const char *script, const struct iol_spawn_opts *o)
 static int start_reader(const char *script, int *in_w)
 {
 	struct iol_spawn_opts o = OPTS_INHERIT;
-	char *cat_argv[] = { "cat", NULL };
+	char *cat_argv[] = {"cat", NULL};
 	int p[2], h;
 
 	ph_pipe(p);
@@ -151,7 +154,7 @@ static void expect_killed(int h, int sig, bool core)
 
 static void test_exit_codes(void **state)
 {
-	static const int codes[] = { 0, 7, 255 };
+	static const int codes[] = {0, 7, 255};
 
 	(void)state;
 	for (unsigned i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
@@ -208,7 +211,7 @@ static void test_signals(void **state)
 	/* Only the soft limit: raising a hard limit back needs
 	 * CAP_SYS_RESOURCE, which a container's root may lack. */
 	assert_int_equal(getrlimit(RLIMIT_CORE, &old), 0);
-	zero = (struct rlimit){ 0, old.rlim_max };
+	zero = (struct rlimit){0, old.rlim_max};
 	assert_int_equal(setrlimit(RLIMIT_CORE, &zero), 0);
 	kill_one(SIGKILL);
 	kill_one(SIGTERM);
@@ -292,8 +295,8 @@ static void test_pid(void **state)
 
 /* Run argv (file `file`) with opts; its stdout (through a pipe unless o
  * sets one) into out; wait for exit 0. */
-static void run_capture(const char *file, char *const argv[], struct iol_spawn_opts *o,
-			char *out, size_t cap)
+static void run_capture(const char *file, char *const argv[], struct iol_spawn_opts *o, char *out,
+			size_t cap)
 {
 	int p[2], h;
 
@@ -311,7 +314,7 @@ static void run_capture(const char *file, char *const argv[], struct iol_spawn_o
 static void test_stdout(void **state)
 {
 	struct iol_spawn_opts o = OPTS_INHERIT;
-	char *argv[] = { "echo", "hi", NULL };
+	char *argv[] = {"echo", "hi", NULL};
 	char buf[64];
 
 	(void)state;
@@ -322,7 +325,7 @@ static void test_stdout(void **state)
 static void test_stdin(void **state)
 {
 	struct iol_spawn_opts o = OPTS_INHERIT;
-	char *argv[] = { "cat", NULL };
+	char *argv[] = {"cat", NULL};
 	char buf[64];
 	int in[2], out[2], h;
 
@@ -397,8 +400,8 @@ static int cross_child(void *arg)
 {
 	struct cross *c = arg;
 	struct iol_spawn_opts o = OPTS_INHERIT;
-	char *cat[] = { "cat", NULL };
-	char *echo[] = { "echo", "inherited", NULL };
+	char *cat[] = {"cat", NULL};
+	char *echo[] = {"echo", "inherited", NULL};
 	iol_table *t;
 	int h;
 
@@ -412,7 +415,7 @@ static int cross_child(void *arg)
 	close(c->up[1]);
 	close(c->down[0]);
 	PH_CHECK_EQ(iol_table_open(c->table, NULL, &t), 0);
-	o.stdin_fd = 1;  /* the read end of the parent's pipe */
+	o.stdin_fd = 1;	 /* the read end of the parent's pipe */
 	o.stdout_fd = 0; /* the write end towards the parent */
 	h = iol_process_spawn(t, "/bin/cat", cat, &o);
 	PH_CHECK(h > 0);
@@ -434,7 +437,7 @@ static int cross_child(void *arg)
 
 static void test_stdio_crossed_and_inherited(void **state)
 {
-	struct cross c = { .table = tab.name };
+	struct cross c = {.table = tab.name};
 	char buf[128];
 	pid_t pid;
 
@@ -455,7 +458,7 @@ static void test_stdio_crossed_and_inherited(void **state)
 static void test_cwd(void **state)
 {
 	struct iol_spawn_opts o = OPTS_INHERIT;
-	char *argv[] = { "pwd", NULL };
+	char *argv[] = {"pwd", NULL};
 	char dir[64], real[PATH_MAX], want[PATH_MAX + 2], buf[PATH_MAX + 2], here[PATH_MAX];
 
 	(void)state;
@@ -480,9 +483,9 @@ static void test_cwd(void **state)
 
 static void test_envp(void **state)
 {
-	char *env[] = { "ALPHA=1", "BETA=two words", NULL };
-	char *none[] = { NULL };
-	char *argv[] = { "env", NULL };
+	char *env[] = {"ALPHA=1", "BETA=two words", NULL};
+	char *none[] = {NULL};
+	char *argv[] = {"env", NULL};
 	struct iol_spawn_opts o = OPTS_INHERIT;
 	char buf[8192];
 
@@ -512,8 +515,8 @@ static void test_envp(void **state)
 static void test_path_search(void **state)
 {
 	char d1[64], d2[64], p1[128], p2[128], path[512], buf[128];
-	char *argv[] = { "ioltest-prog", "arg1", NULL };
-	char *env[] = { "PATH=/nonexistent", NULL };
+	char *argv[] = {"ioltest-prog", "arg1", NULL};
+	char *env[] = {"PATH=/nonexistent", NULL};
 	struct iol_spawn_opts o = OPTS_INHERIT;
 	char *old = getenv("PATH") ? strdup(getenv("PATH")) : NULL;
 
@@ -607,8 +610,8 @@ static void spawn_fails(const char *file, char *const argv[], const struct iol_s
 static void test_spawn_errors(void **state)
 {
 	char dir[64], noexec[128], garbage[128], marker[128], script[256], file[128];
-	char *argv[] = { "prog", NULL };
-	char *sh[] = { "sh", "-c", script, NULL };
+	char *argv[] = {"prog", NULL};
+	char *sh[] = {"sh", "-c", script, NULL};
 	struct iol_spawn_opts o = OPTS_INHERIT;
 	int unused;
 
@@ -744,13 +747,13 @@ static void test_wait_many_process_event(void **state)
 	assert_int_equal(iol_wait_many(hs, 2, 0, PH_LONG_NS), 0);
 
 	/* A sleeping waiter woken by the event while the process runs. */
-	w = (struct ph_waiter){ .handles = { p, ev }, .n = 2 };
+	w = (struct ph_waiter){.handles = {p, ev}, .n = 2};
 	ph_waiter_start(&w);
 	assert_int_equal(iol_event_set(ev), 0);
 	assert_int_equal(ph_waiter_join(&w), 1);
 
 	/* A sleeping waiter woken by the process's end (the event unset). */
-	w = (struct ph_waiter){ .handles = { ev, p }, .n = 2 };
+	w = (struct ph_waiter){.handles = {ev, p}, .n = 2};
 	ph_waiter_start(&w);
 	close(in_w);
 	assert_int_equal(ph_waiter_join(&w), 1);
@@ -793,7 +796,7 @@ static void test_wait_many_mixed_types(void **state)
 	assert_int_equal(iol_mutex_release(mx), 1);
 	/* A waiter over semaphore, event, process (mutex left out: this
 	 * thread owning it would not block another) woken by the process. */
-	w = (struct ph_waiter){ .handles = { sem, ev, p }, .n = 3 };
+	w = (struct ph_waiter){.handles = {sem, ev, p}, .n = 3};
 	ph_waiter_start(&w);
 	close(in_w);
 	assert_int_equal(ph_waiter_join(&w), 2);
@@ -819,7 +822,7 @@ static void test_wait_all_process_event(void **state)
 	assert_int_equal(iol_wait_many(hs, 2, IOL_WAIT_ALL, 20 * 1000000LL), -ETIMEDOUT);
 	assert_true(event_signaled(ev));
 	/* A sleeping wait-all completes when the process ends. */
-	w = (struct ph_waiter){ .handles = { p, ev }, .n = 2, .flags = IOL_WAIT_ALL };
+	w = (struct ph_waiter){.handles = {p, ev}, .n = 2, .flags = IOL_WAIT_ALL};
 	ph_waiter_start(&w);
 	assert_true(event_signaled(ev));
 	close(in_w);
@@ -827,14 +830,14 @@ static void test_wait_all_process_event(void **state)
 	assert_false(event_signaled(ev)); /* acquired with the process */
 	/* The process ended, the event is not set: blocks until it is. */
 	assert_int_equal(iol_wait_many(hs, 2, IOL_WAIT_ALL, 0), -ETIMEDOUT);
-	w = (struct ph_waiter){ .handles = { ev, p }, .n = 2, .flags = IOL_WAIT_ALL };
+	w = (struct ph_waiter){.handles = {ev, p}, .n = 2, .flags = IOL_WAIT_ALL};
 	ph_waiter_start(&w);
 	assert_int_equal(iol_event_set(ev), 0);
 	assert_int_equal(ph_waiter_join(&w), 0);
 	assert_false(event_signaled(ev));
 	/* The same process twice through two handles: -EINVAL. */
 	{
-		int d = iol_dup(p), two[2] = { p, d };
+		int d = iol_dup(p), two[2] = {p, d};
 
 		assert_true(d > 0);
 		assert_int_equal(iol_wait_many(two, 2, IOL_WAIT_ALL, 0), -EINVAL);
@@ -915,7 +918,7 @@ static int importer_main(void *arg)
 
 static void non_parent(int mode)
 {
-	struct importer im = { .table = tab.name, .mode = mode };
+	struct importer im = {.table = tab.name, .mode = mode};
 	uint32_t refs_before;
 	struct iol_info info;
 	long long ready;
@@ -1041,7 +1044,7 @@ static char *ls_object(const char *json, pid_t pid, char *buf, size_t cap)
 
 static void test_listed_by_iolayer_ls(void **state)
 {
-	const char *args[] = { "ls", tab.name, "--json", NULL };
+	const char *args[] = {"ls", tab.name, "--json", NULL};
 	char obj[512];
 	struct run r;
 	int in_w, h;
@@ -1073,7 +1076,7 @@ static void test_listed_by_iolayer_ls(void **state)
 
 static void test_errors(void **state)
 {
-	char *argv[] = { "true", NULL };
+	char *argv[] = {"true", NULL};
 	struct iol_spawn_opts o = OPTS_INHERIT;
 	struct iol_exit_status es;
 	int ev, h, closed;
@@ -1157,7 +1160,7 @@ static void test_handles_after_fork(void **state)
 /* Closing the table closes its process handles (-EBADF after). */
 static void test_table_close_closes_handles(void **state)
 {
-	char *argv[] = { "true", NULL };
+	char *argv[] = {"true", NULL};
 	struct ph_tab t2;
 
 	(void)state;
@@ -1178,31 +1181,31 @@ static void test_table_close_closes_handles(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_exit_codes, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_signals, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_core_dumped, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_pid, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_stdout, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_stdin, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_stderr, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_stdio_crossed_and_inherited, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_cwd, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_envp, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_path_search, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_spawn_errors, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_child_inherits_no_iolayer_fds, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_wait_many_process_event, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_wait_many_mixed_types, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_wait_all_process_event, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_non_parent_waits_imported, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_non_parent_kills_imported, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_non_parent_opens_by_pid, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_query_and_type_name, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_query_refs, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_listed_by_iolayer_ls, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_handles_after_fork, setup, teardown),
-		cmocka_unit_test(test_table_close_closes_handles),
+	    cmocka_unit_test_setup_teardown(test_exit_codes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_signals, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_core_dumped, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pid, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_stdout, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_stdin, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_stderr, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_stdio_crossed_and_inherited, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_cwd, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_envp, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_path_search, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_spawn_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_child_inherits_no_iolayer_fds, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_wait_many_process_event, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_wait_many_mixed_types, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_wait_all_process_event, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_non_parent_waits_imported, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_non_parent_kills_imported, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_non_parent_opens_by_pid, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_query_and_type_name, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_query_refs, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_listed_by_iolayer_ls, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_handles_after_fork, setup, teardown),
+	    cmocka_unit_test(test_table_close_closes_handles),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -98,7 +98,7 @@ static void expect_nonchild_status(int h, int code)
 
 struct grand {
 	int in_r, in_w; /* the grandchild reads in_r */
-	int up_w;       /* to the test: the grandchild's pid, then "reaped" */
+	int up_w;	/* to the test: the grandchild's pid, then "reaped" */
 };
 
 static int grand_parent(void *arg)
@@ -128,7 +128,7 @@ static int grand_parent(void *arg)
 
 static void test_open_grandchild(void **state)
 {
-	struct ph_waiter w = { .n = 1 };
+	struct ph_waiter w = {.n = 1};
 	struct iol_exit_status es;
 	struct iol_info info;
 	struct grand g;
@@ -139,7 +139,7 @@ static void test_open_grandchild(void **state)
 	(void)state;
 	ph_pipe(in);
 	ph_pipe(up);
-	g = (struct grand){ .in_r = in[0], .in_w = in[1], .up_w = up[1] };
+	g = (struct grand){.in_r = in[0], .in_w = in[1], .up_w = up[1]};
 	kid = ph_fork(grand_parent, &g);
 	close(in[0]);
 	close(up[1]);
@@ -208,7 +208,7 @@ static int sibling_main(void *arg)
 
 static void test_open_sibling(void **state)
 {
-	struct sib s = { .table = tab.name };
+	struct sib s = {.table = tab.name};
 	int up[2], down[2], st;
 	long long ready;
 	pid_t a, b;
@@ -239,8 +239,8 @@ static void test_open_sibling(void **state)
  * has the status iolayer reaped. */
 static void test_open_spawned_same_object(void **state)
 {
-	char *argv[] = { "sh", "-c", "read x; exit 12", NULL };
-	struct iol_spawn_opts o = { .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1 };
+	char *argv[] = {"sh", "-c", "read x; exit 12", NULL};
+	struct iol_spawn_opts o = {.stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1};
 	struct iol_exit_status es;
 	struct iol_info a, b;
 	int p[2], hs, ho;
@@ -319,7 +319,7 @@ static void test_open_reaped_is_esrch(void **state)
  */
 static int same_object_scenario(void)
 {
-	struct iol_table_opts priv = { .flags = IOL_TABLE_PRIVATE };
+	struct iol_table_opts priv = {.flags = IOL_TABLE_PRIVATE};
 	int cmd[2], ack[2], h1, h2;
 	struct iol_info i1, i2;
 	uint64_t t1, t2;
@@ -341,7 +341,7 @@ static int same_object_scenario(void)
 		 * run until the pipe closes. */
 		if (ph_recv_int(cmd[0], &c, PH_LONG_MS) ||
 		    mmap(NULL, 256 << 20, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) ==
-			    MAP_FAILED ||
+			MAP_FAILED ||
 		    ph_send_int(ack[1], 1))
 			_exit(1);
 		while (ph_recv_int(cmd[0], &c, PH_LONG_MS) == 0)
@@ -425,7 +425,7 @@ static int drop_to(uid_t uid)
 
 static int open_as_user(void *arg)
 {
-	struct iol_table_opts priv = { .flags = IOL_TABLE_PRIVATE };
+	struct iol_table_opts priv = {.flags = IOL_TABLE_PRIVATE};
 	struct asuser *a = arg;
 	iol_table *t;
 	int h;
@@ -490,15 +490,15 @@ static void test_open_other_user_eperm(void **state)
 		skip();
 	}
 	/* Another user (65533) may not open it. */
-	a = (struct asuser){ .uid = 65533, .target = x, .expect = -EPERM };
+	a = (struct asuser){.uid = 65533, .target = x, .expect = -EPERM};
 	y = ph_fork(open_as_user, &a);
 	assert_int_equal(ph_reap(y, PH_LONG_MS), 0);
 	/* Its own user may. */
-	a = (struct asuser){ .uid = 65534, .target = x, .expect = 0 };
+	a = (struct asuser){.uid = 65534, .target = x, .expect = 0};
 	y = ph_fork(open_as_user, &a);
 	assert_int_equal(ph_reap(y, PH_LONG_MS), 0);
 	/* And a user may not open root's processes (ours). */
-	a = (struct asuser){ .uid = 65534, .target = getpid(), .expect = -EPERM };
+	a = (struct asuser){.uid = 65534, .target = getpid(), .expect = -EPERM};
 	y = ph_fork(open_as_user, &a);
 	assert_int_equal(ph_reap(y, PH_LONG_MS), 0);
 	close(in[1]);
@@ -635,9 +635,9 @@ static int check_reused(iol_table *t, int h_old, pid_t pid, int old_code, bool o
  * a child in the current one). */
 static int reuse_scenario(int tries)
 {
-	struct iol_table_opts priv = { .flags = IOL_TABLE_PRIVATE };
-	char *argv[] = { "sh", "-c", "read x; exit 6", NULL };
-	struct iol_spawn_opts o = { .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1 };
+	struct iol_table_opts priv = {.flags = IOL_TABLE_PRIVATE};
+	char *argv[] = {"sh", "-c", "read x; exit 6", NULL};
+	struct iol_spawn_opts o = {.stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1};
 	iol_table *t;
 	int in_w, h, st, r, p[2];
 	pid_t a;
@@ -804,8 +804,8 @@ static int nodata_opener(void *arg)
 
 static int nodata_posted_by_parent(void)
 {
-	char *argv[] = { "sh", "-c", "read x; exit 8", NULL };
-	struct iol_spawn_opts o = { .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1 };
+	char *argv[] = {"sh", "-c", "read x; exit 8", NULL};
+	struct iol_spawn_opts o = {.stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1};
 	int in[2], down[2], up[2], h, st;
 	char name[65];
 	long long v;
@@ -850,8 +850,8 @@ static int nodata_posted_by_parent(void)
  * learn (no PIDFD_GET_INFO): in a fresh process with it disabled. */
 static int child_nodata(void)
 {
-	struct iol_table_opts priv = { .flags = IOL_TABLE_PRIVATE };
-	char *argv[] = { "sh", "-c", "exit 4", NULL };
+	struct iol_table_opts priv = {.flags = IOL_TABLE_PRIVATE};
+	char *argv[] = {"sh", "-c", "exit 4", NULL};
 	struct iol_exit_status es;
 	iol_table *t;
 	int p[2], h, st;
@@ -898,17 +898,17 @@ static void test_nonchild_status_enodata(void **state)
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_open_grandchild, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_open_sibling, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_open_spawned_same_object, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_open_own_plain_child, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_open_reaped_is_esrch, setup, teardown),
-		cmocka_unit_test(test_open_twice_same_object),
-		cmocka_unit_test(test_open_twice_same_object_starttime_identity),
-		cmocka_unit_test(test_open_other_user_eperm),
-		cmocka_unit_test(test_pid_reuse),
-		cmocka_unit_test(test_pid_reuse_starttime_identity),
-		cmocka_unit_test(test_nonchild_status_enodata),
+	    cmocka_unit_test_setup_teardown(test_open_grandchild, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_open_sibling, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_open_spawned_same_object, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_open_own_plain_child, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_open_reaped_is_esrch, setup, teardown),
+	    cmocka_unit_test(test_open_twice_same_object),
+	    cmocka_unit_test(test_open_twice_same_object_starttime_identity),
+	    cmocka_unit_test(test_open_other_user_eperm),
+	    cmocka_unit_test(test_pid_reuse),
+	    cmocka_unit_test(test_pid_reuse_starttime_identity),
+	    cmocka_unit_test(test_nonchild_status_enodata),
 	};
 
 	if (argc == 3 && strcmp(argv[1], "--child") == 0) {

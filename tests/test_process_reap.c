@@ -50,8 +50,8 @@ static int teardown(void **state)
 /* A `sh -c script` child reading a pipe whose write end is *in_w. */
 static int start_reader(iol_table *t, const char *script, int *in_w)
 {
-	struct iol_spawn_opts o = { .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1 };
-	char *argv[] = { "sh", "-c", (char *)script, NULL };
+	struct iol_spawn_opts o = {.stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1};
+	char *argv[] = {"sh", "-c", (char *)script, NULL};
 	int p[2], h;
 
 	ph_pipe(p);
@@ -137,7 +137,7 @@ static void test_reaped_after_table_closed(void **state)
 static void test_many_reaped(void **state)
 {
 	enum { N = 32 };
-	char *argv[] = { "true", NULL };
+	char *argv[] = {"true", NULL};
 	unsigned long long start[N];
 	pid_t pid[N];
 
@@ -169,7 +169,7 @@ static void test_many_reaped(void **state)
  * iolayer spawned, waited, opened and watched processes, that one included. */
 static void test_foreign_zombie_still_waitable(void **state)
 {
-	char *argv[] = { "true", NULL };
+	char *argv[] = {"true", NULL};
 	struct iol_exit_status es;
 	int64_t deadline;
 	int st, h, in_w;
@@ -238,7 +238,7 @@ static void *app_waiter_main(void *p)
 static void test_app_waitpid_any_not_stolen(void **state)
 {
 	struct iol_exit_status es;
-	struct app_waiter w = { 0 };
+	struct app_waiter w = {0};
 	struct timespec ts;
 	int in_app, in_iol, h;
 	pid_t app;
@@ -263,7 +263,8 @@ static void test_app_waitpid_any_not_stolen(void **state)
 		while (!w.done && !ph_in_syscall(0, w.tid, SYS_wait4) && ph_now_ns() < deadline)
 			sched_yield();
 		if (w.done)
-			fprintf(stderr, "the application's waitpid(-1) returned %d (iolayer child %d)\n",
+			fprintf(stderr,
+				"the application's waitpid(-1) returned %d (iolayer child %d)\n",
 				(int)w.got, iol_process_pid(h));
 		assert_false(w.done);
 	}
@@ -316,10 +317,10 @@ static bool sigchld_pending(void)
  */
 static void test_no_sigchld(void **state)
 {
-	char *argv[] = { "true", NULL };
+	char *argv[] = {"true", NULL};
 	struct iol_exit_status es;
 	sigset_t chld, old;
-	struct timespec zero = { 0, 0 };
+	struct timespec zero = {0, 0};
 	int in_w, h;
 	pid_t pid;
 
@@ -365,8 +366,8 @@ static void on_sigchld(int sig)
  * iolayer children (and is for its own). */
 static void test_sigchld_handler_not_called(void **state)
 {
-	struct sigaction sa = { 0 }, old;
-	char *argv[] = { "sh", "-c", "exit 3", NULL };
+	struct sigaction sa = {0}, old;
+	char *argv[] = {"sh", "-c", "exit 3", NULL};
 	int h, in_w;
 	pid_t pid;
 
@@ -398,8 +399,8 @@ static void test_sigchld_handler_not_called(void **state)
  */
 static void test_sigchld_ignored(void **state)
 {
-	struct sigaction sa = { 0 }, old;
-	char *argv[] = { "sh", "-c", "exit 9", NULL };
+	struct sigaction sa = {0}, old;
+	char *argv[] = {"sh", "-c", "exit 9", NULL};
 	struct iol_exit_status es;
 	int h;
 
@@ -422,15 +423,15 @@ static void test_sigchld_ignored(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_reaped_after_handles_closed, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reaped_after_table_closed, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_many_reaped, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_foreign_zombie_still_waitable, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_app_waitpid_any_not_stolen, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_app_sees_no_iolayer_children, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_no_sigchld, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sigchld_handler_not_called, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sigchld_ignored, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reaped_after_handles_closed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reaped_after_table_closed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_many_reaped, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_foreign_zombie_still_waitable, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_app_waitpid_any_not_stolen, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_app_sees_no_iolayer_children, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_no_sigchld, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_sigchld_handler_not_called, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_sigchld_ignored, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -87,7 +87,7 @@ static void wait_started(struct job *j)
 
 static void check_result(bool use_exit)
 {
-	struct job j = { .use_exit = use_exit, .value = (void *)(uintptr_t)0xfeed1234u };
+	struct job j = {.use_exit = use_exit, .value = (void *)(uintptr_t)0xfeed1234u};
 	struct iol_info info;
 	void *out = NULL;
 	int h;
@@ -165,7 +165,7 @@ static void test_null_result_and_quick_thread(void **state)
 
 static void test_wait_many_thread_and_event(void **state)
 {
-	struct job j = { .value = (void *)7 };
+	struct job j = {.value = (void *)7};
 	struct ph_waiter w;
 	int h, ev;
 
@@ -177,18 +177,18 @@ static void test_wait_many_thread_and_event(void **state)
 	assert_true(h > 0);
 	wait_started(&j);
 	/* The event wakes a waiter while the thread runs. */
-	w = (struct ph_waiter){ .handles = { h, ev }, .n = 2 };
+	w = (struct ph_waiter){.handles = {h, ev}, .n = 2};
 	ph_waiter_start(&w);
 	assert_int_equal(iol_event_set(ev), 0);
 	assert_int_equal(ph_waiter_join(&w), 1);
 	/* The thread's end wakes another. */
-	w = (struct ph_waiter){ .handles = { ev, h }, .n = 2 };
+	w = (struct ph_waiter){.handles = {ev, h}, .n = 2};
 	ph_waiter_start(&w);
 	assert_int_equal(iol_event_set(j.go), 0);
 	assert_int_equal(ph_waiter_join(&w), 1);
 	/* Wait-all: thread ended + event set -> 0, event consumed. */
 	{
-		int hs[2] = { h, ev };
+		int hs[2] = {h, ev};
 
 		assert_int_equal(iol_wait_many(hs, 2, IOL_WAIT_ALL, 0), -ETIMEDOUT);
 		assert_int_equal(iol_event_set(ev), 0);
@@ -202,7 +202,7 @@ static void test_wait_many_thread_and_event(void **state)
 
 static void test_wait_all_thread_and_event_blocked(void **state)
 {
-	struct job j = { 0 };
+	struct job j = {0};
 	struct ph_waiter w;
 	struct iol_info info;
 	int h, ev;
@@ -213,7 +213,7 @@ static void test_wait_all_thread_and_event_blocked(void **state)
 	h = iol_thread_create(tab.t, job_main, &j);
 	assert_true(h > 0);
 	wait_started(&j);
-	w = (struct ph_waiter){ .handles = { ev, h }, .n = 2, .flags = IOL_WAIT_ALL };
+	w = (struct ph_waiter){.handles = {ev, h}, .n = 2, .flags = IOL_WAIT_ALL};
 	ph_waiter_start(&w);
 	/* Nothing consumed while the thread runs. */
 	assert_int_equal(iol_query(ev, &info), 0);
@@ -231,7 +231,7 @@ static void test_wait_all_thread_and_event_blocked(void **state)
 
 static void abandon(bool use_exit, int times)
 {
-	struct job j = { .times = times, .use_exit = use_exit };
+	struct job j = {.times = times, .use_exit = use_exit};
 	struct iol_info info;
 	int h;
 
@@ -274,7 +274,7 @@ static void test_abandon_on_pthread_exit_recursive(void **state)
  * IOL_ABANDONED. */
 static void test_abandon_wakes_waiter(void **state)
 {
-	struct job j = { .times = 1 };
+	struct job j = {.times = 1};
 	struct ph_waiter w;
 	int h;
 
@@ -284,7 +284,7 @@ static void test_abandon_wakes_waiter(void **state)
 	h = iol_thread_create(tab.t, job_main, &j);
 	assert_true(h > 0);
 	wait_started(&j); /* it owns the mutex now */
-	w = (struct ph_waiter){ .handles = { j.mutex, h }, .n = 2 };
+	w = (struct ph_waiter){.handles = {j.mutex, h}, .n = 2};
 	ph_waiter_start(&w);
 	assert_int_equal(iol_event_set(j.go), 0);
 	assert_int_equal(ph_waiter_join(&w), 0 | IOL_ABANDONED);
@@ -333,8 +333,8 @@ static int xproc_main(void *arg)
 
 static void test_thread_waited_by_other_process(void **state)
 {
-	struct job j = { .value = (void *)(uintptr_t)0xabcdef };
-	struct xproc x = { .table = tab.name, .expect = j.value };
+	struct job j = {.value = (void *)(uintptr_t)0xabcdef};
+	struct xproc x = {.table = tab.name, .expect = j.value};
 	long long ready;
 	int h, up[2];
 	pid_t kid;
@@ -405,7 +405,7 @@ static int creator_main(void *arg)
 
 static void test_creator_death_ends_thread(void **state)
 {
-	struct creator c = { .table = tab.name };
+	struct creator c = {.table = tab.name};
 	long long token;
 	void *out = (void *)1;
 	int up[2], h, r;
@@ -437,7 +437,7 @@ static void test_creator_death_ends_thread(void **state)
  * a running thread with one handle has refs 1. */
 static void test_query_refs(void **state)
 {
-	struct job j = { 0 };
+	struct job j = {0};
 	struct iol_info info;
 	int h, d;
 
@@ -470,7 +470,7 @@ static void *set_and_return(void *p)
 
 static void test_closed_handles_free_slots(void **state)
 {
-	struct iol_table_opts small = { .slots = 16 };
+	struct iol_table_opts small = {.slots = 16};
 	char name[65];
 	iol_table *t;
 	int ev;
@@ -525,21 +525,21 @@ static void test_errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_result_by_return, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_result_by_pthread_exit, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_null_result_and_quick_thread, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_wait_many_thread_and_event, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_wait_all_thread_and_event_blocked, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_abandon_on_return, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_abandon_on_pthread_exit_recursive, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_abandon_wakes_waiter, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_thread_waited_by_other_process, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_creator_death_ends_thread, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_query_refs, setup, teardown),
-		cmocka_unit_test(test_closed_handles_free_slots),
-		cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_result_by_return, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_result_by_pthread_exit, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_null_result_and_quick_thread, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_wait_many_thread_and_event, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_wait_all_thread_and_event_blocked, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_abandon_on_return, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_abandon_on_pthread_exit_recursive, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_abandon_wakes_waiter, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_thread_waited_by_other_process, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_creator_death_ends_thread, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_query_refs, setup, teardown),
+	    cmocka_unit_test(test_closed_handles_free_slots),
+	    cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
