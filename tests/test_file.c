@@ -471,7 +471,7 @@ static void test_hard_links_are_one_file(void **state)
 
 static void test_close_releases(void **state)
 {
-	int h, d, h2;
+	int h, d, h2, fd;
 
 	(void)state;
 	h = iol_file_open(tab.t, path_a, O_RDWR, 0, 0);
@@ -494,13 +494,47 @@ static void test_close_releases(void **state)
 		ph_tab_new(&t2, "file-close");
 		x = iol_file_open(t2.t, path_a, O_RDWR, 0, 0);
 		assert_true(x > 0);
+		fd = iol_file_fd(x);
+		assert_true(fd >= 0);
 		assert_int_equal(iol_file_open(t2.t, path_a, O_RDONLY, 0, R | W | D), -EBUSY);
 		assert_int_equal(iol_table_close(t2.t), 0);
+		/* ... and with them their descriptors. */
+		assert_int_equal(fcntl(fd, F_GETFD), -1);
 		assert_int_equal(iol_table_open(t2.name, NULL, &t2.t), 0);
 		x = iol_file_open(t2.t, path_a, O_RDWR, 0, 0);
 		assert_true(x > 0);
 		ph_tab_del(&t2);
 	}
+}
+
+/* After fork() the child holds no handles: the inherited one is -EBADF
+ * there, and the child's exit does not release the parent's open. */
+struct forked {
+	int h;
+};
+
+static int forked_child(void *arg)
+{
+	struct forked *f = arg;
+
+	PH_CHECK_EQ(iol_file_fd(f->h), -EBADF);
+	PH_CHECK_EQ(iol_close(f->h), -EBADF);
+	return 0;
+}
+
+static void test_fork_child_holds_no_open(void **state)
+{
+	struct forked f;
+	pid_t kid;
+
+	(void)state;
+	f.h = iol_file_open(tab.t, path_a, O_RDWR, 0, 0);
+	assert_true(f.h > 0);
+	kid = ph_fork(forked_child, &f);
+	assert_int_equal(ph_reap(kid, PH_LONG_MS), 0);
+	assert_int_equal(iol_file_open(tab.t, path_a, O_RDONLY, 0, R | W | D), -EBUSY);
+	assert_true(iol_file_fd(f.h) >= 0);
+	iol_close(f.h);
 }
 
 /* An open imported by another process stays until that one closes too. */
@@ -932,6 +966,7 @@ int main(void)
 	    T(test_concurrent_opens_one_wins),
 	    T(test_hard_links_are_one_file),
 	    T(test_close_releases),
+	    T(test_fork_child_holds_no_open),
 	    T(test_imported_open_holds_share_state),
 	    T(test_holder_death_releases),
 	    T(test_unlink),

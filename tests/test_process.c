@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -631,6 +632,18 @@ static void test_spawn_errors(void **state)
 	spawn_fails(noexec, argv, NULL, -EACCES, NULL);
 	spawn_fails("/etc/passwd/x", argv, NULL, -ENOTDIR, NULL);
 	spawn_fails(garbage, argv, NULL, -ENOEXEC, NULL);
+	/* One argument longer than the kernel takes (MAX_ARG_STRLEN, 128 KiB). */
+	{
+		size_t len = 256 * 1024;
+		char *big = malloc(len + 1);
+		char *bigv[] = {"sh", "-c", big, NULL};
+
+		assert_non_null(big);
+		memset(big, ':', len);
+		big[len] = '\0';
+		spawn_fails("/bin/sh", bigv, NULL, -E2BIG, NULL);
+		free(big);
+	}
 	spawn_fails(dir, argv, NULL, -EACCES, NULL); /* a directory */
 	o.cwd = "/nonexistent-iolayer-dir";
 	spawn_fails("/bin/sh", sh, &o, -ENOENT, marker);
@@ -1157,6 +1170,86 @@ static void test_handles_after_fork(void **state)
 	iol_close(in.h);
 }
 
+/*
+ * Waited on "by any process attached to the table, not only the parent":
+ * also once the parent is gone.  The spawner (a child of ours) is
+ * SIGKILLed while its child runs; we are a subreaper, so the orphan comes
+ * to us (not to whatever init this machine has) and we reap it ourselves.
+ */
+struct spawner {
+	const char *table;
+	int in_r, in_w, up_w;
+};
+
+static int spawner_main(void *arg)
+{
+	struct spawner *sp = arg;
+	struct iol_spawn_opts o = OPTS_INHERIT;
+	char *argv[] = {"sh", "-c", "read x; exit 6", NULL};
+	uint64_t token;
+	iol_table *t;
+	int h;
+
+	close(sp->in_w);
+	PH_CHECK_EQ(iol_table_open(sp->table, NULL, &t), 0);
+	o.stdin_fd = sp->in_r;
+	h = iol_process_spawn(t, "/bin/sh", argv, &o);
+	PH_CHECK(h > 0);
+	PH_CHECK_EQ(iol_export(h, &token), 0);
+	PH_CHECK_EQ(ph_send_int(sp->up_w, (long long)token), 0);
+	PH_CHECK_EQ(ph_send_int(sp->up_w, iol_process_pid(h)), 0);
+	for (;;)
+		pause();
+}
+
+static void test_waiter_outlives_spawner(void **state)
+{
+	struct spawner sp = {.table = tab.name};
+	struct iol_exit_status es;
+	struct ph_waiter w = {.n = 1};
+	long long token, pid;
+	int in[2], up[2], h, st;
+	pid_t kid;
+
+	(void)state;
+	assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+	ph_pipe(in);
+	ph_pipe(up);
+	sp.in_r = in[0];
+	sp.in_w = in[1];
+	sp.up_w = up[1];
+	kid = ph_fork(spawner_main, &sp);
+	close(in[0]);
+	close(up[1]);
+	assert_int_equal(ph_recv_int(up[0], &token, PH_LONG_MS), 0);
+	assert_int_equal(ph_recv_int(up[0], &pid, PH_LONG_MS), 0);
+	close(up[0]);
+	h = iol_import(tab.t, (uint64_t)token);
+	assert_true(h > 0);
+	assert_int_equal(iol_process_pid(h), pid);
+	assert_int_equal(kill(kid, SIGKILL), 0);
+	assert_int_equal(ph_reap(kid, PH_LONG_MS), 128 + SIGKILL);
+	/* Its child lives on, ours now; the handle still says running. */
+	assert_int_equal(ph_proc_ppid((pid_t)pid), getpid());
+	assert_int_equal(iol_process_exit_status(h, &es), -EBUSY);
+	assert_int_equal(iol_process_kill(h, 0), 0);
+	w.handles[0] = h;
+	ph_waiter_start(&w);
+	close(in[1]);
+	assert_int_equal(ph_waiter_join(&w), 0);
+	assert_int_equal(waitpid((pid_t)pid, &st, 0), pid);
+	assert_int_equal(WEXITSTATUS(st), 6);
+	if (iol_has(IOL_FEAT_PIDFD_GET_INFO)) {
+		assert_int_equal(iol_process_exit_status(h, &es), 0);
+		assert_true(es.exited);
+		assert_int_equal(es.code, 6);
+	} else {
+		assert_int_equal(iol_process_exit_status(h, &es), -ENODATA);
+	}
+	iol_close(h);
+	assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 0), 0);
+}
+
 /* Closing the table closes its process handles (-EBADF after). */
 static void test_table_close_closes_handles(void **state)
 {
@@ -1200,6 +1293,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_non_parent_waits_imported, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_non_parent_kills_imported, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_non_parent_opens_by_pid, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_waiter_outlives_spawner, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_query_and_type_name, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_query_refs, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_listed_by_iolayer_ls, setup, teardown),
