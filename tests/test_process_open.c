@@ -283,6 +283,10 @@ static void test_open_own_plain_child(void **state)
 	close(in_w);
 	assert_int_equal(iol_wait(h, PH_LONG_NS), 0);
 	assert_int_equal(ph_proc_state(pid), 'Z'); /* not reaped behind our back */
+	/* "-ESRCH once the process ended", a zombie included (kill(2) would
+	 * still succeed on it). */
+	assert_int_equal(kill(pid, 0), 0);
+	assert_int_equal(iol_process_kill(h, 0), -ESRCH);
 	assert_int_equal(waitpid(pid, &st, 0), pid);
 	assert_int_equal(WEXITSTATUS(st), 13);
 	expect_nonchild_status(h, 13);
