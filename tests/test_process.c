@@ -690,8 +690,8 @@ static void test_child_inherits_no_iolayer_fds(void **state)
 	pid_t pid;
 
 	(void)state;
-	/* Make iolayer hold what it holds: a process handle (watcher, epoll,
-	 * pidfds), an event, an imported handle. */
+	/* Make iolayer hold what it holds: the table, an event, a process
+	 * handle (watcher thread, epoll, eventfd, pidfds). */
 	ev = iol_event_open(tab.t, NULL, 0, true, false);
 	assert_true(ev > 0);
 	h = start_reader(NULL, &in_w);
