@@ -344,7 +344,7 @@ static void check_ended(struct ctx *c, uint32_t i, struct ioli_slot *s, uint32_t
 	if (!gone)
 		return;
 	if (c->repair)
-		ioli_signal_ended(t, s);
+		ioli_post_exit(t, i, atomic_load(&s->gen), 0);
 	finding(c, type == IOL_TYPE_THREAD ? "thread-unsignaled" : "process-unsignaled", i,
 		c->repair, "slot %u: %s ended but its object is not signaled", i,
 		type == IOL_TYPE_THREAD ? "the thread" : "the process");

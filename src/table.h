@@ -96,7 +96,10 @@ struct ioli_slot {
 	_Atomic uint32_t next;    /* free list or hash chain, index + 1 (T) */
 	_Atomic uint32_t hash;    /* hash of the name (T) */
 	_Atomic uint32_t name_len; /* 0 = anonymous (T) */
-	uint32_t reserved0;
+	/* Of refs, those iolayer holds itself rather than handles: a spawner's
+	 * reference until it has reaped the child, a running thread's on its
+	 * own object.  iol_query reports refs - internal. (T) */
+	_Atomic uint32_t internal;
 	union {
 		struct {
 			_Atomic uint32_t recursion; /* written by the owner */
@@ -360,6 +363,9 @@ void ioli_slot_set_key(iol_table *t, uint32_t slot, const uint8_t *key, size_t l
 int ioli_reclaim_dead(iol_table *t);
 /* Reclaim process record p of generation gen (1 done, 0 not needed). */
 int ioli_reclaim_proc(iol_table *t, uint32_t p, uint32_t gen);
+/* Was the slot's object spawned (process) or created (thread) by process
+ * record p of generation gen, so that its internal reference is p's? */
+bool ioli_created_by(iol_table *t, uint32_t slot, uint32_t p, uint32_t gen);
 /* Under T: give back n of process p's references on a slot. */
 void ioli_ref_put_n(iol_table *t, uint32_t p, uint32_t slot, uint32_t n);
 

@@ -53,6 +53,9 @@ static bool read_obj(iol_table *t, uint32_t i, struct obj *o)
 	o->type = IOLI_SLOT_TYPE(st);
 	o->flags = IOLI_SLOT_FLAGS(st);
 	o->refs = atomic_load(&s->refs);
+	/* handles, not iolayer's own references (a spawner's, a thread's) */
+	if (o->refs >= atomic_load(&s->internal))
+		o->refs -= atomic_load(&s->internal);
 	o->name_len = atomic_load(&s->name_len);
 	if (o->name_len > IOL_NAME_MAX || (o->flags & IOLI_OBJ_KEYED))
 		o->name_len = 0;
@@ -249,8 +252,15 @@ static uint64_t handles_of(iol_table *t, uint32_t p)
 	for (uint32_t page = 0; page * 1024u < t->nslots; page++) {
 		if (!(atomic_load(&t->procs[p].row_pages[page / 64]) & (1ull << (page % 64))))
 			continue;
-		for (uint32_t i = page * 1024u; i < t->nslots && i < (page + 1) * 1024u; i++)
-			n += atomic_load(&row[i]);
+		for (uint32_t i = page * 1024u; i < t->nslots && i < (page + 1) * 1024u; i++) {
+			uint32_t held = atomic_load(&row[i]);
+
+			/* not counting the reference a spawner or creator keeps */
+			if (held && ioli_created_by(t, i, p, atomic_load(&t->procs[p].gen)) &&
+			    atomic_load(&ioli_slot(t, i)->internal) && held > 0)
+				held--;
+			n += held;
+		}
 	}
 	return n;
 }
