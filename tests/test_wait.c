@@ -1068,7 +1068,9 @@ static void test_close_while_waiting(void **state)
 				sig = imp;
 			}
 		}
-		assert_int_equal(q(sig).refs, 2); /* ours and the wait's */
+		/* Our handle, and the wait's reference: whether iol_query's
+		 * "open handles" counts the latter is not specified. */
+		assert_true(q(sig).refs >= 1 && q(sig).refs <= 2);
 		assert_int_equal(iol_semaphore_release(sig, 1), 0);
 		assert_int_equal(th_waiter_join(&w), variant < 3 ? 0 : 1);
 		assert_int_equal(sem_count(sig), 0);
