@@ -143,7 +143,6 @@ static void took_mutex(struct ioli_waitobj *o, uint32_t old, uint32_t me)
 		return;
 	}
 	atomic_store_explicit(&s->u.mutex.recursion, 1, memory_order_relaxed);
-	atomic_store_explicit(&s->u.mutex.owner_tid, ioli_gettid(), memory_order_relaxed);
 	ioli_owned_push(o->r.t, o->r.slot);
 }
 

@@ -150,6 +150,23 @@ static void check_locked_word(struct ctx *c, uint32_t i, struct ioli_slot *s)
 static void check_procs(struct ctx *c)
 {
 	iol_table *t = c->t;
+	uint32_t hwm = atomic_load(&t->hdr->proc_hwm), used = 0;
+
+	/* fsck reads every record; everyone else stops at proc_hwm. */
+	for (uint32_t p = 0; p < t->max_procs; p++)
+		if (atomic_load(&t->procs[p].state) != IOLI_PROC_FREE)
+			used = p + 1;
+	if (used > hwm || hwm > t->max_procs) {
+		bool ok = c->repair && lock(c);
+
+		if (ok) {
+			ioli_tset(t, &t->hdr->proc_hwm, used > hwm ? used : t->max_procs);
+			ioli_tunlock(t);
+		}
+		finding(c, "proc-hwm", 0, ok,
+			"process record high-water mark %u, but record %u is in use", hwm,
+			used ? used - 1 : 0);
+	}
 
 	for (uint32_t p = 0; p < t->max_procs; p++) {
 		struct ioli_proc *pr = &t->procs[p];

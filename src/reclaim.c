@@ -178,7 +178,7 @@ int ioli_reclaim_dead(iol_table *t)
 
 	if (!t || atomic_load(&t->forked))
 		return 0;
-	for (uint32_t p = 0; p < t->max_procs; p++) {
+	for (uint32_t p = 0; p < ioli_proc_hwm(t); p++) {
 		struct ioli_proc *pr = &t->procs[p];
 		uint32_t gen;
 

@@ -375,6 +375,8 @@ static int attach(iol_table *t)
 		atomic_store_explicit(&pr->ident_kind, kind, memory_order_relaxed);
 		atomic_store_explicit(&pr->ident, ident, memory_order_relaxed);
 		ioli_tset(t, &pr->gen, atomic_load_explicit(&pr->gen, memory_order_relaxed) + 1);
+		if (p >= ioli_proc_hwm(t))
+			ioli_tset(t, &t->hdr->proc_hwm, p + 1);
 		ioli_tset(t, &pr->state, IOLI_PROC_LIVE);
 		t->self = p;
 		t->self_gen = atomic_load_explicit(&pr->gen, memory_order_relaxed);

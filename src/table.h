@@ -103,7 +103,7 @@ struct ioli_slot {
 	union {
 		struct {
 			_Atomic uint32_t recursion; /* written by the owner */
-			_Atomic int32_t owner_tid;  /* written by the owner */
+			uint32_t reserved;          /* (the owner's tid is in its record) */
 		} mutex;
 		struct {
 			_Atomic uint32_t grants; /* auto-reset pulses not yet consumed */
@@ -233,6 +233,7 @@ struct ioli_hdr {
 	_Atomic uint32_t live;       /* live objects */
 	_Atomic uint32_t threc_free; /* free thread records, index + 1 */
 	_Atomic uint32_t threc_hwm;
+	_Atomic uint32_t proc_hwm;   /* process records [0, proc_hwm) have been used */
 	_Atomic uint32_t undo_n;
 	struct ioli_undo undo[IOLI_UNDO_MAX];
 
@@ -284,6 +285,14 @@ static inline struct ioli_slot *ioli_slot(iol_table *t, uint32_t i)
 static inline _Atomic uint32_t *ioli_row(iol_table *t, uint32_t proc)
 {
 	return t->rows + (size_t)proc * t->nslots;
+}
+/* Process records ever used: scans stop there, so a table whose first
+ * records are used does not read (and allocate) all 1024. */
+static inline uint32_t ioli_proc_hwm(iol_table *t)
+{
+	uint32_t n = atomic_load_explicit(&t->hdr->proc_hwm, memory_order_relaxed);
+
+	return n < t->max_procs ? n : t->max_procs;
 }
 
 /* ---- layout (src/layout.c) ----------------------------------------- */
@@ -398,6 +407,28 @@ void ioli_handles_atfork_prepare(void);
 void ioli_handles_atfork_parent(void);
 
 /* ---- thread records (src/threc.c) ----------------------------------- */
+
+struct ioli_owned {
+	uint32_t slot;
+	uint32_t gen;
+};
+
+/* The calling thread's record in a table, as this process keeps it. */
+struct ioli_me {
+	iol_table *t;
+	uint64_t table_id;
+	uint32_t rec;
+	uint32_t owner; /* the owner id mutex words hold */
+	struct ioli_owned *owned; /* mutexes it owns, for abandonment at exit */
+	uint32_t nowned, cap;
+};
+
+/* Find (NULL if none) / find or allocate the calling thread's record. */
+struct ioli_me *ioli_me_find(iol_table *t);
+int ioli_me_get(iol_table *t, struct ioli_me **out);
+/* Track a mutex the thread took / released. */
+void ioli_me_push(struct ioli_me *me, uint32_t slot);
+void ioli_me_pop(struct ioli_me *me, uint32_t slot);
 
 /* The calling thread's owner id in t (allocating its record on first
  * use), or a negative errno. */

@@ -100,11 +100,21 @@ int ioli_tlock(iol_table *t)
 void ioli_tunlock(iol_table *t)
 {
 	IOLI_FAULT("tunlock");
+	/* Decided under T: after the unlock, t may belong to someone who is
+	 * about to free it (the caller's own reference keeps it only until
+	 * the caller drops it). */
+	bool reclaim = atomic_load_explicit(&t->reclaim_wanted, memory_order_relaxed) &&
+		       atomic_exchange(&t->reclaim_wanted, false) &&
+		       atomic_load(&t->localrefs) > 0; /* not while being torn down */
+
 	atomic_store_explicit(&t->hdr->undo_n, 0, memory_order_release);
+	if (reclaim)
+		ioli_table_ref(t);
 	pthread_mutex_unlock(&t->hdr->lock);
-	if (atomic_load_explicit(&t->reclaim_wanted, memory_order_relaxed) &&
-	    atomic_exchange(&t->reclaim_wanted, false))
+	if (reclaim) {
 		ioli_watcher_reclaim(t);
+		ioli_table_unref(t);
+	}
 }
 
 void ioli_tset(iol_table *t, _Atomic uint32_t *field, uint32_t v)

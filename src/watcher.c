@@ -206,7 +206,7 @@ static bool was_attached(struct watch *w)
 	struct ioli_slot *s = ioli_slot(w->t, w->slot);
 	uint32_t pid = atomic_load(&s->u.proc.pid);
 
-	for (uint32_t p = 0; p < w->t->max_procs; p++)
+	for (uint32_t p = 0; p < ioli_proc_hwm(w->t); p++)
 		if (atomic_load(&w->t->procs[p].state) == IOLI_PROC_LIVE &&
 		    atomic_load(&w->t->procs[p].pid) == pid)
 			return true;

@@ -270,7 +270,7 @@ static void list_text(iol_table *t, const char *path, FILE *out)
 	uint32_t hwm = hwm_of(t), nattached = 0;
 	struct obj o;
 
-	for (uint32_t p = 0; p < t->max_procs; p++)
+	for (uint32_t p = 0; p < ioli_proc_hwm(t); p++)
 		nattached += atomic_load(&t->procs[p].state) == IOLI_PROC_LIVE;
 	fprintf(out, "table %s (%s): %u slots, %u live objects, %u processes attached\n\n",
 		t->name, path, t->nslots, atomic_load(&t->hdr->live), nattached);
@@ -286,7 +286,7 @@ static void list_text(iol_table *t, const char *path, FILE *out)
 		fputc('\n', out);
 	}
 	fprintf(out, "\n%6s  %8s  %-6s  %8s\n", "RECORD", "PID", "STATE", "HANDLES");
-	for (uint32_t p = 0; p < t->max_procs; p++) {
+	for (uint32_t p = 0; p < ioli_proc_hwm(t); p++) {
 		struct ioli_proc *pr = &t->procs[p];
 
 		if (atomic_load(&pr->state) != IOLI_PROC_LIVE)
@@ -322,7 +322,7 @@ static void list_json(iol_table *t, const char *path, FILE *out)
 	}
 	fputs("],\"processes\":[", out);
 	first = true;
-	for (uint32_t p = 0; p < t->max_procs; p++) {
+	for (uint32_t p = 0; p < ioli_proc_hwm(t); p++) {
 		struct ioli_proc *pr = &t->procs[p];
 
 		if (atomic_load(&pr->state) != IOLI_PROC_LIVE)
