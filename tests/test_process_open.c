@@ -573,7 +573,7 @@ static int check_reused(iol_table *t, int h_old, pid_t pid, int old_code, bool o
 {
 	struct iol_exit_status es;
 	struct iol_info info;
-	int in_w, h_new, st;
+	int in_w = -1, h_new, st;
 	pid_t b;
 
 	b = fork_with_pid(pid, 0, &in_w, tries);
