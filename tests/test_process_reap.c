@@ -342,6 +342,13 @@ static void test_sigchld_handler_reaping_by_pid(void **state)
 	int h, in_w;
 
 	(void)state;
+#ifdef __SANITIZE_THREAD__
+	/* ThreadSanitizer runs an asynchronous handler only when the thread
+	 * that received the signal next enters an intercepted call, which a
+	 * thread parked in a raw futex system call never does. */
+	fprintf(stderr, "skip: ThreadSanitizer defers signal handlers\n");
+	skip();
+#endif
 	sa.sa_handler = on_sigchld;
 	sa.sa_flags = SA_RESTART;
 	sigemptyset(&sa.sa_mask);
