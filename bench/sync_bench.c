@@ -9,20 +9,23 @@
  *      (goal: no slower than 1.5x);
  *   2. event set-to-wake round trip between two processes: ping-pong on
  *      two auto-reset events, against a raw futex ping-pong on a shared
- *      word (goal: within 1.25x) and an eventfd ping-pong;
+ *      word (goal: within 1.25x), an eventfd ping-pong and a pipe
+ *      ping-pong; and the same round trip on two iolayer semaphores
+ *      against two POSIX named semaphores (sem_open);
  *   3. iol_wait_many over 64 handles with the last one signaled, against
- *      poll() over 64 eventfds with the last one readable: (a) the scan
- *      when it is already signaled (timeout 0), (b) the round trip when a
- *      process sleeps in it and another signals the last one.
+ *      poll() and epoll over 64 eventfds with the last one readable: (a)
+ *      the scan when it is already signaled (timeout 0), (b) the round trip
+ *      when a process sleeps in it and another signals the last one.
  *
- * Each figure is measured RUNS times (iolayer and its baseline alternate,
- * so drift hits both); the table gives the median and [min, max] of the
+ * Each figure is measured RUNS times (iolayer and its baselines alternate,
+ * so drift hits all); the table gives the median and [min, max] of the
  * runs, and the ratio of the medians.  Everything runs pinned to CPU 0,
  * both processes of a ping-pong included (see pin_mode for why, and
- * SYNC_BENCH_PIN=split|none for the other placements).
+ * BENCH_PIN=split|none for the other placements).  Besides the table it
+ * prints one "@result" line per figure (bench/report.h).
  *
- * usage: sync_bench [-q]   (-q: 1/20 of the iterations, for a smoke run)
- *        SYNC_BENCH_PIN=same|split|none sync_bench
+ * usage: sync_bench [--quick|-q]   (1/20 of the iterations, for a smoke run)
+ *        BENCH_PIN=same|split|none sync_bench   (SYNC_BENCH_PIN works too)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,6 +33,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -37,15 +41,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
-#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "iolayer.h"
+#include "bench/report.h"
 
 #define RUNS  5
 #define NWAIT 64
@@ -68,13 +73,7 @@ static void die(const char *what, int err)
 	exit(1);
 }
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
+#define now_ns bench_now_ns
 
 static void pin(int cpu)
 {
@@ -97,46 +96,6 @@ static void *shared(size_t len)
 	if (p == MAP_FAILED)
 		die("mmap", errno);
 	return p;
-}
-
-/* ---- statistics ----------------------------------------------------------- */
-
-struct fig {
-	double v[RUNS];
-};
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double med(const struct fig *f)
-{
-	double s[RUNS];
-
-	memcpy(s, f->v, sizeof(s));
-	qsort(s, RUNS, sizeof(double), cmp_double);
-	return s[RUNS / 2];
-}
-
-static double lo(const struct fig *f)
-{
-	double m = f->v[0];
-
-	for (int i = 1; i < RUNS; i++)
-		m = f->v[i] < m ? f->v[i] : m;
-	return m;
-}
-
-static double hi(const struct fig *f)
-{
-	double m = f->v[0];
-
-	for (int i = 1; i < RUNS; i++)
-		m = f->v[i] > m ? f->v[i] : m;
-	return m;
 }
 
 /* ---- 1. uncontended mutex ---------------------------------------------------- */
@@ -165,18 +124,35 @@ static double run_pthread_mutex(pthread_mutex_t *pm, long n)
 
 /* ---- 2. ping-pong between two processes -------------------------------------- */
 
-enum pp_kind { PP_IOL, PP_FUTEX, PP_EVENTFD, PP_IOL_MANY, PP_POLL_MANY };
+enum pp_kind {
+	PP_IOL,
+	PP_IOL_SEM,
+	PP_FUTEX,
+	PP_EVENTFD,
+	PP_PIPE,
+	PP_POSIX_SEM,
+	PP_IOL_MANY,
+	PP_POLL_MANY,
+	PP_EPOLL_MANY,
+};
 
 struct pp {
 	enum pp_kind kind;
 	long n;
 	/* PP_FUTEX */
 	_Atomic uint32_t *turn; /* 0: the parent's turn, 1: the child's */
-	/* PP_EVENTFD, PP_POLL_MANY */
+	/* PP_EVENTFD, PP_POLL_MANY, PP_EPOLL_MANY: efd_pong is the answer */
 	int efd_ping, efd_pong;
 	int efds[NWAIT];
-	/* PP_IOL, PP_IOL_MANY: opened by name in each process */
+	int epfd; /* PP_EPOLL_MANY: each process makes its own */
+	/* PP_PIPE: [0] parent -> child, [1] child -> parent */
+	int pipes[2][2];
+	/* PP_POSIX_SEM: sem_open'ed before the fork, the mapping inherited */
+	sem_t *sem_ping, *sem_pong;
+	/* PP_IOL*: opened by name in each process */
 };
+
+static char sem_ping_name[64], sem_pong_name[64];
 
 static long sys_futex(_Atomic uint32_t *w, int op, uint32_t v)
 {
@@ -216,40 +192,110 @@ static void efd_read(int fd)
 		die("eventfd read", errno);
 }
 
-static void iol_objects(iol_table **t, int *ping, int *pong, int *many)
+static void pipe_write(int fd)
 {
-	if (iol_table_open(table_name, NULL, t) != 0)
-		die("iol_table_open (child)", EINVAL);
-	*ping = iol_event_open(*t, "ping", 0, false, false);
-	*pong = iol_event_open(*t, "pong", 0, false, false);
+	if (write(fd, "x", 1) != 1)
+		die("pipe write", errno);
+}
+
+static void pipe_read(int fd)
+{
+	char c;
+
+	if (read(fd, &c, 1) != 1)
+		die("pipe read", errno);
+}
+
+static void sem_wait_ok(sem_t *s)
+{
+	while (sem_wait(s) != 0)
+		if (errno != EINTR)
+			die("sem_wait", errno);
+}
+
+/* An epoll instance over the 64 eventfds, level-triggered. */
+static int epoll_of(const int *efds)
+{
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+
+	if (ep < 0)
+		die("epoll_create1", errno);
+	for (int i = 0; i < NWAIT; i++) {
+		struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
+
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, efds[i], &ev) != 0)
+			die("epoll_ctl", errno);
+	}
+	return ep;
+}
+
+struct iol_objs {
+	int ping, pong, sping, spong, many[NWAIT];
+};
+
+/* The objects of a ping-pong, by name: created by the parent (main), opened
+ * by both processes. */
+static void iol_open_objs(iol_table *t, struct iol_objs *o)
+{
+	o->ping = iol_event_open(t, "ping", 0, false, false);
+	o->pong = iol_event_open(t, "pong", 0, false, false);
+	o->sping = iol_semaphore_open(t, "sping", 0, 0, 1);
+	o->spong = iol_semaphore_open(t, "spong", 0, 0, 1);
+	if (o->ping <= 0 || o->pong <= 0 || o->sping <= 0 || o->spong <= 0)
+		die("iol open", EINVAL);
 	for (int i = 0; i < NWAIT; i++) {
 		char nm[16];
 
 		snprintf(nm, sizeof(nm), "many%d", i);
-		many[i] = iol_event_open(*t, nm, 0, false, false);
-		if (many[i] <= 0)
-			die("iol_event_open", many[i]);
+		o->many[i] = iol_event_open(t, nm, 0, false, false);
+		if (o->many[i] <= 0)
+			die("iol_event_open", o->many[i]);
 	}
-	if (*ping <= 0 || *pong <= 0)
-		die("iol_event_open", EINVAL);
+}
+
+static void iol_close_objs(struct iol_objs *o)
+{
+	iol_close(o->ping);
+	iol_close(o->pong);
+	iol_close(o->sping);
+	iol_close(o->spong);
+	for (int i = 0; i < NWAIT; i++)
+		iol_close(o->many[i]);
+}
+
+static bool is_iol(enum pp_kind k)
+{
+	return k == PP_IOL || k == PP_IOL_SEM || k == PP_IOL_MANY;
 }
 
 static void child_side(struct pp *p)
 {
-	int ping = 0, pong = 0, many[NWAIT];
+	struct iol_objs o;
 	struct pollfd pfd[NWAIT];
+	struct epoll_event ev[NWAIT];
 	iol_table *t = NULL;
+	int ep = -1;
 
 	pin(1);
-	if (p->kind == PP_IOL || p->kind == PP_IOL_MANY)
-		iol_objects(&t, &ping, &pong, many);
+	if (is_iol(p->kind)) {
+		if (iol_table_open(table_name, NULL, &t) != 0)
+			die("iol_table_open (child)", EINVAL);
+		iol_open_objs(t, &o);
+	}
+	if (p->kind == PP_EPOLL_MANY)
+		ep = epoll_of(p->efds);
 	for (int i = 0; i < NWAIT; i++)
 		pfd[i] = (struct pollfd){.fd = p->efds[i], .events = POLLIN};
 	for (long i = 0; i < p->n; i++) {
 		switch (p->kind) {
 		case PP_IOL:
-			if (iol_wait(ping, IOL_INFINITE) != 0 || iol_event_set(pong) != 0)
+			if (iol_wait(o.ping, IOL_INFINITE) != 0 || iol_event_set(o.pong) != 0)
 				die("child ping-pong", EINVAL);
+			break;
+		case PP_IOL_SEM:
+			if (iol_wait(o.sping, IOL_INFINITE) != 0 ||
+			    iol_semaphore_release(o.spong, 1) != 0)
+				die("child semaphore ping-pong", EINVAL);
 			break;
 		case PP_FUTEX:
 			futex_await(p->turn, 1);
@@ -259,14 +305,29 @@ static void child_side(struct pp *p)
 			efd_read(p->efd_ping);
 			efd_write(p->efd_pong);
 			break;
+		case PP_PIPE:
+			pipe_read(p->pipes[0][0]);
+			pipe_write(p->pipes[1][1]);
+			break;
+		case PP_POSIX_SEM:
+			sem_wait_ok(p->sem_ping);
+			if (sem_post(p->sem_pong) != 0)
+				die("sem_post", errno);
+			break;
 		case PP_IOL_MANY:
-			if (iol_wait_many(many, NWAIT, 0, IOL_INFINITE) != NWAIT - 1 ||
-			    iol_event_set(pong) != 0)
+			if (iol_wait_many(o.many, NWAIT, 0, IOL_INFINITE) != NWAIT - 1 ||
+			    iol_event_set(o.pong) != 0)
 				die("child wait_many", EINVAL);
 			break;
 		case PP_POLL_MANY:
 			if (poll(pfd, NWAIT, -1) != 1 || !(pfd[NWAIT - 1].revents & POLLIN))
 				die("child poll", EINVAL);
+			efd_read(p->efds[NWAIT - 1]);
+			efd_write(p->efd_pong);
+			break;
+		case PP_EPOLL_MANY:
+			if (epoll_wait(ep, ev, NWAIT, -1) != 1 || ev[0].data.u32 != NWAIT - 1)
+				die("child epoll_wait", EINVAL);
 			efd_read(p->efds[NWAIT - 1]);
 			efd_write(p->efd_pong);
 			break;
@@ -281,10 +342,11 @@ static void child_side(struct pp *p)
 static double run_pingpong(enum pp_kind kind, long n)
 {
 	static struct pp *p;
-	int ping = 0, pong = 0, many[NWAIT], st;
+	struct iol_objs o;
 	long warm = n / 10 + 1;
 	int64_t t0 = 0;
 	pid_t pid;
+	int st;
 
 	if (!p)
 		p = shared(sizeof(*p));
@@ -295,22 +357,23 @@ static double run_pingpong(enum pp_kind kind, long n)
 			p->turn = shared(4096);
 		atomic_store(p->turn, 0);
 	}
-	if (kind == PP_EVENTFD || kind == PP_POLL_MANY) {
+	if (kind == PP_EVENTFD || kind == PP_POLL_MANY || kind == PP_EPOLL_MANY) {
 		p->efd_ping = eventfd(0, EFD_CLOEXEC);
 		p->efd_pong = eventfd(0, EFD_CLOEXEC);
 		for (int i = 0; i < NWAIT; i++)
 			p->efds[i] = eventfd(0, EFD_CLOEXEC);
 	}
-	if (kind == PP_IOL || kind == PP_IOL_MANY) {
-		ping = iol_event_open(tab, "ping", 0, false, false);
-		pong = iol_event_open(tab, "pong", 0, false, false);
-		for (int i = 0; i < NWAIT; i++) {
-			char nm[16];
-
-			snprintf(nm, sizeof(nm), "many%d", i);
-			many[i] = iol_event_open(tab, nm, 0, false, false);
-		}
+	if (kind == PP_PIPE)
+		if (pipe2(p->pipes[0], O_CLOEXEC) != 0 || pipe2(p->pipes[1], O_CLOEXEC) != 0)
+			die("pipe2", errno);
+	if (kind == PP_POSIX_SEM) {
+		p->sem_ping = sem_open(sem_ping_name, O_CREAT | O_EXCL, 0600, 0);
+		p->sem_pong = sem_open(sem_pong_name, O_CREAT | O_EXCL, 0600, 0);
+		if (p->sem_ping == SEM_FAILED || p->sem_pong == SEM_FAILED)
+			die("sem_open", errno);
 	}
+	if (is_iol(kind))
+		iol_open_objs(tab, &o);
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0)
@@ -323,8 +386,13 @@ static double run_pingpong(enum pp_kind kind, long n)
 			t0 = now_ns();
 		switch (kind) {
 		case PP_IOL:
-			if (iol_event_set(ping) != 0 || iol_wait(pong, IOL_INFINITE) != 0)
+			if (iol_event_set(o.ping) != 0 || iol_wait(o.pong, IOL_INFINITE) != 0)
 				die("parent ping-pong", EINVAL);
+			break;
+		case PP_IOL_SEM:
+			if (iol_semaphore_release(o.sping, 1) != 0 ||
+			    iol_wait(o.spong, IOL_INFINITE) != 0)
+				die("parent semaphore ping-pong", EINVAL);
 			break;
 		case PP_FUTEX:
 			futex_hand(p->turn, 1);
@@ -334,12 +402,22 @@ static double run_pingpong(enum pp_kind kind, long n)
 			efd_write(p->efd_ping);
 			efd_read(p->efd_pong);
 			break;
+		case PP_PIPE:
+			pipe_write(p->pipes[0][1]);
+			pipe_read(p->pipes[1][0]);
+			break;
+		case PP_POSIX_SEM:
+			if (sem_post(p->sem_ping) != 0)
+				die("sem_post", errno);
+			sem_wait_ok(p->sem_pong);
+			break;
 		case PP_IOL_MANY:
-			if (iol_event_set(many[NWAIT - 1]) != 0 ||
-			    iol_wait(pong, IOL_INFINITE) != 0)
+			if (iol_event_set(o.many[NWAIT - 1]) != 0 ||
+			    iol_wait(o.pong, IOL_INFINITE) != 0)
 				die("parent wait_many", EINVAL);
 			break;
 		case PP_POLL_MANY:
+		case PP_EPOLL_MANY:
 			efd_write(p->efds[NWAIT - 1]);
 			efd_read(p->efd_pong);
 			break;
@@ -349,17 +427,22 @@ static double run_pingpong(enum pp_kind kind, long n)
 
 	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
 		die("child", ECHILD);
-	if (kind == PP_IOL || kind == PP_IOL_MANY) {
-		iol_close(ping);
-		iol_close(pong);
-		for (int i = 0; i < NWAIT; i++)
-			iol_close(many[i]);
-	}
-	if (kind == PP_EVENTFD || kind == PP_POLL_MANY) {
+	if (is_iol(kind))
+		iol_close_objs(&o);
+	if (kind == PP_EVENTFD || kind == PP_POLL_MANY || kind == PP_EPOLL_MANY) {
 		close(p->efd_ping);
 		close(p->efd_pong);
 		for (int i = 0; i < NWAIT; i++)
 			close(p->efds[i]);
+	}
+	if (kind == PP_PIPE)
+		for (int i = 0; i < 4; i++)
+			close(p->pipes[i / 2][i % 2]);
+	if (kind == PP_POSIX_SEM) {
+		sem_close(p->sem_ping);
+		sem_close(p->sem_pong);
+		sem_unlink(sem_ping_name);
+		sem_unlink(sem_pong_name);
 	}
 	return per;
 }
@@ -386,36 +469,22 @@ static double run_poll_scan(struct pollfd *pfd, long n)
 	return (double)(now_ns() - t0) / (double)n;
 }
 
+static double run_epoll_scan(int ep, long n)
+{
+	struct epoll_event ev[NWAIT];
+	int64_t t0 = now_ns();
+
+	for (long i = 0; i < n; i++)
+		if (epoll_wait(ep, ev, NWAIT, 0) != 1 || ev[0].data.u32 != NWAIT - 1)
+			die("epoll_wait", EINVAL);
+	return (double)(now_ns() - t0) / (double)n;
+}
+
 /* ---- the report ------------------------------------------------------------------ */
 
 static void machine(void)
 {
-	const struct iol_features *f = iol_features();
-	char model[256] = "unknown", line[512];
-	struct utsname u;
-	FILE *fp = popen("lscpu 2>/dev/null", "r");
-
-	if (fp) {
-		while (fgets(line, sizeof(line), fp)) {
-			if (strncmp(line, "Model name:", 11) == 0) {
-				char *s = line + 11;
-
-				while (*s == ' ' || *s == '\t')
-					s++;
-				s[strcspn(s, "\n")] = '\0';
-				snprintf(model, sizeof(model), "%.200s", s);
-			}
-		}
-		pclose(fp);
-	}
-	uname(&u);
-	printf("# sync_bench: iolayer %s\n", IOL_VERSION_STRING);
-	printf("machine:  %s, %d CPUs online\n", model, ncpu);
-	printf("kernel:   %s %s\n", u.sysname, u.release);
-	if (f->liburing_major >= 0)
-		printf("liburing: %d.%d\n", f->liburing_major, f->liburing_minor);
-	else
-		printf("liburing: unknown\n");
+	bench_header("sync_bench");
 	printf("runs:     %d per figure (median [min, max])\n", RUNS);
 	printf("pinning:  %s\n",
 	       strcmp(pin_mode, "none") == 0 ? "none"
@@ -424,52 +493,94 @@ static void machine(void)
 		   : "ping-pong parent on CPU 0, child on CPU 1; single-process runs on CPU 0");
 	printf("iterations per run: mutex %ld, ping-pong %ld, scan %ld, wake %ld\n\n", n_mutex,
 	       n_pingpong, n_scan, n_wake);
+	fflush(stdout);
 }
 
 struct row {
-	const char *what, *base, *unit;
-	struct fig iol, ref;
-	double goal; /* max ratio, 0: none */
+	const char *what, *base;
+	double iol[RUNS], ref[RUNS];
+	double goal; /* max ratio iolayer/baseline, 0: none */
 };
+
+static struct bench_result result_of(const struct row *r)
+{
+	return (struct bench_result){
+	    .scenario = r->what,
+	    .unit = "ns",
+	    .better = BENCH_LOWER_IS_BETTER,
+	    .iol = bench_fig_of(r->iol, RUNS),
+	    .baseline = r->base,
+	    .base = bench_fig_of(r->ref, RUNS),
+	    .ratio_is = BENCH_RATIO_IOL_OVER_BASE,
+	    .goal_kind = r->goal > 0 ? BENCH_GOAL_AT_MOST : BENCH_NO_GOAL,
+	    .goal = r->goal,
+	};
+}
 
 static void print_row(const struct row *r)
 {
-	double ratio = med(&r->iol) / med(&r->ref);
-	char goal[64] = "-";
+	struct bench_result b = result_of(r);
+	char goal[64] = "-", what[64];
 
-	if (r->goal > 0)
-		snprintf(goal, sizeof(goal), "<= %.2fx: %s", r->goal,
-			 ratio <= r->goal ? "met" : "MISSED");
-	printf("| %-38s | %9.1f [%8.1f, %8.1f] | %-22s | %9.1f [%8.1f, %8.1f] | %5.2fx | %-16s |\n",
-	       r->what, med(&r->iol), lo(&r->iol), hi(&r->iol), r->base, med(&r->ref), lo(&r->ref),
-	       hi(&r->ref), ratio, goal);
+	if (r->goal > 0) {
+		bench_goal_text(&b, goal, sizeof(goal));
+		snprintf(goal + strlen(goal), sizeof(goal) - strlen(goal), ": %s",
+			 bench_goal_met(&b) ? "met" : "MISSED");
+	}
+	snprintf(what, sizeof(what), "%s (ns)", r->what);
+	printf("| %-42s | %9.1f [%8.1f, %8.1f] | %-24s | %9.1f [%8.1f, %8.1f] | %5.2fx | %-16s |\n",
+	       what, b.iol.median, b.iol.min, b.iol.max, r->base, b.base.median, b.base.min,
+	       b.base.max, bench_ratio(&b), goal);
 }
+
+enum {
+	R_MUTEX,
+	R_EV_FUTEX,
+	R_EV_EVENTFD,
+	R_EV_PIPE,
+	R_SEM_POSIX,
+	R_SCAN_POLL,
+	R_SCAN_EPOLL,
+	R_WAKE_POLL,
+	R_WAKE_EPOLL,
+	R__COUNT
+};
 
 int main(int argc, char **argv)
 {
-	struct row rows[6];
+	static struct row rows[R__COUNT];
 	pthread_mutex_t *pm;
 	pthread_mutexattr_t a;
 	struct pollfd pfd[NWAIT];
-	int m, hs[NWAIT], efds[NWAIT], r;
+	int m, efds[NWAIT], r;
 
-	if (argc > 1 && strcmp(argv[1], "-q") == 0) {
+	if (bench_quick(argc, argv))
 		n_mutex /= 20, n_pingpong /= 20, n_scan /= 20, n_wake /= 20;
-	}
 	ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
 	if (getenv("SYNC_BENCH_PIN"))
 		pin_mode = getenv("SYNC_BENCH_PIN");
+	if (getenv("BENCH_PIN"))
+		pin_mode = getenv("BENCH_PIN");
+	if (strcmp(pin_mode, "same") && strcmp(pin_mode, "split") && strcmp(pin_mode, "none")) {
+		fprintf(stderr, "sync_bench: BENCH_PIN must be same, split or none\n");
+		return 2;
+	}
 	/* across CPUs a round trip is ~100x slower here: keep the run short */
 	if (strcmp(pin_mode, "same") != 0)
 		n_pingpong /= 20, n_wake /= 20;
 	machine();
 	snprintf(table_name, sizeof(table_name), "sync-bench-%d", (int)getpid());
+	snprintf(sem_ping_name, sizeof(sem_ping_name), "/iolayer-sync-bench-%d-ping",
+		 (int)getpid());
+	snprintf(sem_pong_name, sizeof(sem_pong_name), "/iolayer-sync-bench-%d-pong",
+		 (int)getpid());
 	r = iol_table_open(table_name, NULL, &tab);
 	if (r)
 		die("iol_table_open", r);
 	pin(0);
 
 	/* 1. mutex */
+	bench_progress("sync_bench: uncontended mutex, %d runs of %ld", RUNS, n_mutex);
 	m = iol_mutex_open(tab, "bench-mutex", IOL_CREATE, false);
 	if (m <= 0)
 		die("iol_mutex_open", m);
@@ -480,42 +591,55 @@ int main(int argc, char **argv)
 	pthread_mutex_init(pm, &a);
 	run_iol_mutex(m, n_mutex / 10); /* warm-up */
 	run_pthread_mutex(pm, n_mutex / 10);
-	rows[0] = (struct row){.what = "mutex acquire+release, uncontended (ns)",
-			       .base = "robust pshared pthread",
-			       .goal = 1.5};
+	rows[R_MUTEX] = (struct row){.what = "mutex acquire+release, uncontended",
+				     .base = "robust pshared pthread",
+				     .goal = 1.5};
 	for (int i = 0; i < RUNS; i++) {
-		rows[0].iol.v[i] = run_iol_mutex(m, n_mutex);
-		rows[0].ref.v[i] = run_pthread_mutex(pm, n_mutex);
+		rows[R_MUTEX].iol[i] = run_iol_mutex(m, n_mutex);
+		rows[R_MUTEX].ref[i] = run_pthread_mutex(pm, n_mutex);
 	}
 
 	/* 2. ping-pong */
 	for (int i = 0; i < 2; i++)
-		if (iol_event_open(tab, i ? "pong" : "ping", IOL_CREATE, false, false) <= 0)
-			die("iol_event_open", EINVAL);
+		if (iol_event_open(tab, i ? "pong" : "ping", IOL_CREATE, false, false) <= 0 ||
+		    iol_semaphore_open(tab, i ? "spong" : "sping", IOL_CREATE, 0, 1) <= 0)
+			die("iol open", EINVAL);
 	for (int i = 0; i < NWAIT; i++) {
 		char nm[16];
+		int h;
 
 		snprintf(nm, sizeof(nm), "many%d", i);
-		hs[i] = iol_event_open(tab, nm, IOL_CREATE, false, false);
-		if (hs[i] <= 0)
-			die("iol_event_open", hs[i]);
+		h = iol_event_open(tab, nm, IOL_CREATE, false, false);
+		if (h <= 0)
+			die("iol_event_open", h);
 	}
-	rows[1] = (struct row){.what = "event round trip, 2 processes (ns)",
-			       .base = "raw futex ping-pong",
-			       .goal = 1.25};
-	rows[2] =
-	    (struct row){.what = "event round trip, 2 processes (ns)", .base = "eventfd ping-pong"};
+	rows[R_EV_FUTEX] = (struct row){
+	    .what = "event round trip, 2 processes", .base = "raw futex ping-pong", .goal = 1.25};
+	rows[R_EV_EVENTFD] =
+	    (struct row){.what = "event round trip, 2 processes", .base = "eventfd ping-pong"};
+	rows[R_EV_PIPE] =
+	    (struct row){.what = "event round trip, 2 processes", .base = "pipe ping-pong"};
+	rows[R_SEM_POSIX] = (struct row){.what = "semaphore round trip, 2 processes",
+					 .base = "sem_open() named sems"};
 	for (int i = 0; i < RUNS; i++) {
-		rows[1].iol.v[i] = run_pingpong(PP_IOL, n_pingpong);
-		rows[1].ref.v[i] = run_pingpong(PP_FUTEX, n_pingpong);
-		rows[2].ref.v[i] = run_pingpong(PP_EVENTFD, n_pingpong);
+		bench_progress("sync_bench: round trips, run %d of %d (%ld each)", i + 1, RUNS,
+			       n_pingpong);
+		rows[R_EV_FUTEX].iol[i] = run_pingpong(PP_IOL, n_pingpong);
+		rows[R_EV_FUTEX].ref[i] = run_pingpong(PP_FUTEX, n_pingpong);
+		rows[R_EV_EVENTFD].ref[i] = run_pingpong(PP_EVENTFD, n_pingpong);
+		rows[R_EV_PIPE].ref[i] = run_pingpong(PP_PIPE, n_pingpong);
+		rows[R_SEM_POSIX].iol[i] = run_pingpong(PP_IOL_SEM, n_pingpong);
+		rows[R_SEM_POSIX].ref[i] = run_pingpong(PP_POSIX_SEM, n_pingpong);
 	}
-	rows[2].iol = rows[1].iol;
+	memcpy(rows[R_EV_EVENTFD].iol, rows[R_EV_FUTEX].iol, sizeof(rows[0].iol));
+	memcpy(rows[R_EV_PIPE].iol, rows[R_EV_FUTEX].iol, sizeof(rows[0].iol));
 
 	/* 3a. 64 objects, the last ready: the scan.  Manual-reset so the wait
-	 * does not consume it; an eventfd stays readable until read. */
+	 * does not consume it; an eventfd stays readable until read, and the
+	 * epoll instance is level-triggered. */
+	bench_progress("sync_bench: wait_many 64 scan, %d runs of %ld", RUNS, n_scan);
 	{
-		int man[NWAIT];
+		int man[NWAIT], ep;
 
 		for (int i = 0; i < NWAIT; i++) {
 			man[i] = iol_event_open(tab, NULL, 0, true, i == NWAIT - 1);
@@ -523,14 +647,21 @@ int main(int argc, char **argv)
 			pfd[i] = (struct pollfd){.fd = efds[i], .events = POLLIN};
 		}
 		efd_write(efds[NWAIT - 1]);
+		ep = epoll_of(efds);
 		run_iol_scan(man, n_scan / 10);
 		run_poll_scan(pfd, n_scan / 10);
-		rows[3] = (struct row){.what = "wait_many 64, last ready, timeout 0 (ns)",
-				       .base = "poll() 64 eventfds"};
+		run_epoll_scan(ep, n_scan / 10);
+		rows[R_SCAN_POLL] = (struct row){.what = "wait_many 64, last ready, timeout 0",
+						 .base = "poll() 64 eventfds"};
+		rows[R_SCAN_EPOLL] = (struct row){.what = "wait_many 64, last ready, timeout 0",
+						  .base = "epoll_wait 64 eventfds"};
 		for (int i = 0; i < RUNS; i++) {
-			rows[3].iol.v[i] = run_iol_scan(man, n_scan);
-			rows[3].ref.v[i] = run_poll_scan(pfd, n_scan);
+			rows[R_SCAN_POLL].iol[i] = run_iol_scan(man, n_scan);
+			rows[R_SCAN_POLL].ref[i] = run_poll_scan(pfd, n_scan);
+			rows[R_SCAN_EPOLL].ref[i] = run_epoll_scan(ep, n_scan);
 		}
+		memcpy(rows[R_SCAN_EPOLL].iol, rows[R_SCAN_POLL].iol, sizeof(rows[0].iol));
+		close(ep);
 		for (int i = 0; i < NWAIT; i++) {
 			iol_close(man[i]);
 			close(efds[i]);
@@ -538,21 +669,34 @@ int main(int argc, char **argv)
 	}
 
 	/* 3b. a process asleep on 64, another signals the last; reply on one */
-	rows[4] =
-	    (struct row){.what = "wait_many 64 wake round trip (ns)", .base = "poll() 64 eventfds"};
+	rows[R_WAKE_POLL] =
+	    (struct row){.what = "wait_many 64 wake round trip", .base = "poll() 64 eventfds"};
+	rows[R_WAKE_EPOLL] =
+	    (struct row){.what = "wait_many 64 wake round trip", .base = "epoll_wait 64 eventfds"};
 	for (int i = 0; i < RUNS; i++) {
-		rows[4].iol.v[i] = run_pingpong(PP_IOL_MANY, n_wake);
-		rows[4].ref.v[i] = run_pingpong(PP_POLL_MANY, n_wake);
+		bench_progress("sync_bench: wait_many 64 wake, run %d of %d (%ld each)", i + 1,
+			       RUNS, n_wake);
+		rows[R_WAKE_POLL].iol[i] = run_pingpong(PP_IOL_MANY, n_wake);
+		rows[R_WAKE_POLL].ref[i] = run_pingpong(PP_POLL_MANY, n_wake);
+		rows[R_WAKE_EPOLL].ref[i] = run_pingpong(PP_EPOLL_MANY, n_wake);
 	}
+	memcpy(rows[R_WAKE_EPOLL].iol, rows[R_WAKE_POLL].iol, sizeof(rows[0].iol));
 
-	printf("| %-38s | %-31s | %-22s | %-31s | %-6s | %-16s |\n", "benchmark",
+	printf("| %-42s | %-31s | %-24s | %-31s | %-6s | %-16s |\n", "benchmark",
 	       "iolayer median [min, max]", "baseline", "baseline median [min, max]", "ratio",
 	       "goal");
-	printf("|%.40s|%.33s|%.24s|%.33s|%.8s|%.18s|\n", "----------------------------------------",
-	       "---------------------------------", "------------------------",
-	       "---------------------------------", "--------", "------------------");
-	for (int i = 0; i < 5; i++)
+	printf("|%.44s|%.33s|%.26s|%.33s|%.8s|%.18s|\n",
+	       "--------------------------------------------", "---------------------------------",
+	       "--------------------------", "---------------------------------", "--------",
+	       "------------------");
+	for (int i = 0; i < R__COUNT; i++)
 		print_row(&rows[i]);
+	printf("\n");
+	for (int i = 0; i < R__COUNT; i++) {
+		struct bench_result b = result_of(&rows[i]);
+
+		bench_emit("sync_bench", &b);
+	}
 
 	iol_table_close(tab);
 	iol_table_unlink(table_name);
