@@ -18,9 +18,14 @@
  *  2. Spawn + wait of /bin/true: iol_process_spawn + iol_wait + iol_close
  *     against posix_spawn + waitpid, interleaved.
  *
- * Usage: process_bench [iterations [method]]   (default 2000 per method;
- * a method name of part 1, or "spawn" or "posix_spawn", runs only that one,
- * for profiling it with perf)
+ * Usage: process_bench [--quick] [iterations [method]]   (default 2000 per
+ * method, --quick 300; a method name of part 1, or "spawn" or
+ * "posix_spawn", runs only that one, for profiling it with perf)
+ *
+ * Besides the tables it prints one "@result" line per comparison
+ * (bench/report.h): the samples of each method are cut into RUNS
+ * consecutive runs, and the figure is the median of the runs' medians,
+ * with their min and max.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -39,6 +44,9 @@
 #include <unistd.h>
 
 #include "iolayer.h"
+#include "bench/report.h"
+
+#define RUNS 5
 
 extern char **environ;
 
@@ -346,40 +354,59 @@ static int64_t one_spawn(iol_table *t, int iol)
 
 static void print_header(int iters)
 {
-	const struct iol_features *f = iol_features();
-	char model[256] = "unknown", line[512];
-	struct utsname u;
-	FILE *c = fopen("/proc/cpuinfo", "r");
-
-	while (c && fgets(line, sizeof(line), c)) {
-		if (strncmp(line, "model name", 10) == 0) {
-			char *p = strchr(line, ':');
-
-			if (p) {
-				snprintf(model, sizeof(model), "%s", p + 2);
-				model[strcspn(model, "\n")] = '\0';
-			}
-			break;
-		}
-	}
-	if (c)
-		fclose(c);
-	uname(&u);
-	printf("process_bench: iolayer %s\n", IOL_VERSION_STRING);
-	printf("machine: %s, %ld online CPUs\n", model, sysconf(_SC_NPROCESSORS_ONLN));
-	printf("kernel:  %s %s %s\n", u.sysname, u.release, u.machine);
-	if (f->liburing_major >= 0)
-		printf("liburing: %d.%d (built against)\n", f->liburing_major, f->liburing_minor);
-	else
-		printf("liburing: unknown\n");
-	printf("pidfs: %s, PIDFD_GET_INFO: %s\n", iol_has(IOL_FEAT_PIDFS) ? "yes" : "no",
+	bench_header("process_bench");
+	printf("pidfs:    %s, PIDFD_GET_INFO: %s\n", iol_has(IOL_FEAT_PIDFS) ? "yes" : "no",
 	       iol_has(IOL_FEAT_PIDFD_GET_INFO) ? "yes" : "no");
-	printf("iterations: %d per method, methods interleaved round-robin\n", iters);
+	printf("iterations: %d per method, methods interleaved round-robin; @result figures: "
+	       "%d runs of %d\n",
+	       iters, RUNS, iters / RUNS);
+	fflush(stdout);
+}
+
+/* The figure of a series in microseconds: the samples cut into RUNS
+ * consecutive runs, the median of each run. */
+static struct bench_fig fig_of_runs(const struct series *s)
+{
+	double med[RUNS];
+
+	for (int r = 0; r < RUNS; r++) {
+		int a = r * s->n / RUNS, b = (r + 1) * s->n / RUNS;
+		double *v = malloc(sizeof(double) * (size_t)(b - a));
+		struct bench_fig f;
+
+		if (!v)
+			die("malloc", ENOMEM);
+		for (int i = a; i < b; i++)
+			v[i - a] = (double)s->v[i] / 1000.0;
+		f = bench_fig_of(v, b - a);
+		med[r] = f.median;
+		free(v);
+	}
+	return bench_fig_of(med, RUNS);
+}
+
+/* The comparison of iol against base, figured before the series are sorted
+ * and printed after the tables. */
+static struct bench_result compare(const char *scenario, const struct series *iol,
+				   const struct series *base)
+{
+	return (struct bench_result){
+	    .scenario = scenario,
+	    .unit = "us",
+	    .better = BENCH_LOWER_IS_BETTER,
+	    .iol = fig_of_runs(iol),
+	    .baseline = base->name,
+	    .base = fig_of_runs(base),
+	    .ratio_is = BENCH_RATIO_IOL_OVER_BASE,
+	    .goal_kind = BENCH_NO_GOAL,
+	};
 }
 
 int main(int argc, char **argv)
 {
 	struct series lat[M__COUNT], sp[2];
+	struct bench_result res[M__COUNT + 1];
+	int nres = 0;
 	iol_table *t;
 	ssize_t n;
 	int iters = 2000, err;
@@ -391,12 +418,16 @@ int main(int argc, char **argv)
 			return 2;
 		return exit_child(argv + 2);
 	}
+	if (bench_quick(argc, argv)) {
+		iters = 300;
+		argc--, argv++;
+	}
 	if (argc >= 2)
 		iters = atoi(argv[1]);
 	if (argc >= 3)
 		only = argv[2];
-	if (iters < 10)
-		iters = 10;
+	if (iters < 10 * RUNS)
+		iters = 10 * RUNS;
 	n = readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1);
 	if (n <= 0)
 		die("readlink /proc/self/exe", errno);
@@ -456,16 +487,20 @@ int main(int argc, char **argv)
 	for (int i = 0; i < 20; i++)
 		for (int m = 0; m < M__COUNT; m++)
 			one_latency(t, m);
-	for (int i = 0; i < iters; i++)
+	for (int i = 0; i < iters; i++) {
+		if (i % (iters / RUNS) == 0)
+			bench_progress("process_bench: exit-to-wake, round %d of %d", i + 1, iters);
 		for (int k = 0; k < M__COUNT; k++) {
 			int m = (i + k) % M__COUNT; /* rotate who goes first */
 
 			lat[m].v[i] = one_latency(t, m);
 		}
+	}
 	for (int i = 0; i < 20; i++) {
 		one_spawn(t, 0);
 		one_spawn(t, 1);
 	}
+	bench_progress("process_bench: spawn + wait, %d of each", iters);
 	for (int i = 0; i < iters; i++) {
 		int first = i & 1;
 
@@ -473,11 +508,18 @@ int main(int argc, char **argv)
 		sp[!first].v[i] = one_spawn(t, !first);
 	}
 	for (int m = 0; m < M__COUNT; m++)
+		if (m != M_IOL)
+			res[nres++] = compare("child exit to parent awake", &lat[M_IOL], &lat[m]);
+	res[nres++] = compare("spawn + wait of /bin/true", &sp[1], &sp[0]);
+	for (int m = 0; m < M__COUNT; m++)
 		summarize(&lat[m]);
 	summarize(&sp[0]);
 	summarize(&sp[1]);
 	print_table("1. child exit -> parent awake", lat, M__COUNT, M_SIGCHLD);
 	print_table("2. spawn + wait of /bin/true", sp, 2, 0);
+	printf("\n");
+	for (int i = 0; i < nres; i++)
+		bench_emit("process_bench", &res[i]);
 
 	iol_table_close(t);
 	iol_table_unlink(name);
