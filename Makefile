@@ -4,6 +4,7 @@
 #   make test       build and run the cmocka suite (installs build deps as root)
 #   make demo       build and run the demo
 #   make bench      run every benchmark in bench/ and write the results
+#                   (BENCH_QUICK=1: a one-minute smoke run)
 #   make SAN=asan test   the suite under AddressSanitizer+UBSan (build-asan/)
 #   make SAN=tsan test   the threaded tests under ThreadSanitizer (build-tsan/)
 #   make install / uninstall   PREFIX=/usr/local DESTDIR=
@@ -14,6 +15,7 @@ PREFIX     ?= /usr/local
 LIBDIR     ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 BINDIR     ?= $(PREFIX)/bin
+LIBEXECDIR ?= $(PREFIX)/libexec
 MANDIR     ?= $(PREFIX)/share/man
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 DESTDIR    ?=
@@ -61,12 +63,16 @@ LIBURING_PC_WORDS = $(subst ., ,$(shell pkg-config --modversion liburing 2>/dev/
 LIBURING_PC_DEFS = $(if $(word 2,$(LIBURING_PC_WORDS)),-DIOLI_LIBURING_PC_MAJOR=$(word \
 	1,$(LIBURING_PC_WORDS)) -DIOLI_LIBURING_PC_MINOR=$(word 2,$(LIBURING_PC_WORDS)))
 $(BUILD)/obj/src/probe_env.o: CPPFLAGS += $(LIBURING_PC_DEFS)
+# Where `iolayer bench` looks for the benchmark programs when they are not
+# next to it (see src/cli/cmd_bench.c).
+$(BUILD)/obj/src/cli/cmd_bench.o: CPPFLAGS += -DIOLI_BENCH_LIBEXEC='"$(LIBEXECDIR)/iolayer"'
 
 LIB_SRCS := $(sort $(wildcard src/*.c futex/*.c uring/*.c))
 CLI_SRCS := $(sort $(wildcard src/cli/*.c))
 TEST_SRCS := $(sort $(wildcard tests/test_*.c))
 TEST_HELPER_SRCS := $(sort $(filter-out tests/test_%.c,$(wildcard tests/*.c)))
 BENCH_SRCS := $(sort $(wildcard bench/*.c))
+BENCH_SCRIPT_SRCS := $(sort $(wildcard bench/*.sh))
 EXAMPLE_SRCS := $(sort $(wildcard examples/*.c))
 
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
@@ -74,6 +80,7 @@ CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/obj/%.o)
 TEST_HELPER_OBJS := $(TEST_HELPER_SRCS:%.c=$(BUILD)/obj/%.o)
 TESTS    := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 BENCHES  := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
+BENCH_SCRIPTS := $(BENCH_SCRIPT_SRCS:bench/%=$(BUILD)/bench/%)
 EXAMPLES := $(EXAMPLE_SRCS:examples/%.c=$(BUILD)/examples/%)
 
 STATIC_LIB := $(BUILD)/lib/libiolayer.a
@@ -98,7 +105,7 @@ $(DEPS_STAMP): mk/deps.sh
 lib: $(STATIC_LIB) $(SHARED_LIB)
 cli: $(CLI)
 tests: $(TESTS)
-benches: $(BENCHES)
+benches: $(BENCHES) $(BENCH_SCRIPTS)
 examples: $(EXAMPLES)
 
 $(BUILD)/obj/%.o: %.c | $(DEPS_STAMP)
@@ -128,6 +135,11 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(STATIC_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $< $(STATIC_LIB) $(LIBS) -lm
 
+# Scripts of bench/ sit beside the programs, where `iolayer bench` runs them.
+$(BUILD)/bench/%.sh: bench/%.sh
+	@mkdir -p $(@D)
+	install -m 755 $< $@
+
 $(BUILD)/examples/%: $(BUILD)/obj/examples/%.o $(STATIC_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $< $(STATIC_LIB) $(LIBS)
@@ -136,9 +148,10 @@ $(BUILD)/examples/%: $(BUILD)/obj/examples/%.o $(STATIC_LIB)
 # iolayer.pc is generated for the PREFIX/LIBDIR/INCLUDEDIR of this call.
 INSTALL_HEADERS := include/iolayer.h $(sort $(wildcard include/iolayer/*.h))
 
-install: lib cli
+install: lib cli benches
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/iolayer $(DESTDIR)$(BINDIR) \
-		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(PKGCONFIGDIR)
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(PKGCONFIGDIR) \
+		$(DESTDIR)$(LIBEXECDIR)/iolayer/bench
 	install -m 644 $(STATIC_LIB) $(DESTDIR)$(LIBDIR)/libiolayer.a
 	install -m 755 $(SHARED_LIB) $(DESTDIR)$(LIBDIR)/libiolayer.so.$(VERSION)
 	ln -sf libiolayer.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
@@ -146,6 +159,7 @@ install: lib cli
 	install -m 644 include/iolayer.h $(DESTDIR)$(INCLUDEDIR)/iolayer.h
 	install -m 644 $(filter include/iolayer/%,$(INSTALL_HEADERS)) $(DESTDIR)$(INCLUDEDIR)/iolayer/
 	install -m 755 $(CLI) $(DESTDIR)$(BINDIR)/iolayer
+	install -m 755 $(BENCHES) $(BENCH_SCRIPTS) $(DESTDIR)$(LIBEXECDIR)/iolayer/bench/
 	install -m 644 docs/iolayer.1 $(DESTDIR)$(MANDIR)/man1/iolayer.1
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
@@ -159,6 +173,9 @@ uninstall:
 	rmdir $(DESTDIR)$(INCLUDEDIR)/iolayer 2>/dev/null || true
 	rm -f $(DESTDIR)$(BINDIR)/iolayer $(DESTDIR)$(MANDIR)/man1/iolayer.1 \
 		$(DESTDIR)$(PKGCONFIGDIR)/iolayer.pc
+	rm -f $(patsubst $(BUILD)/bench/%,$(DESTDIR)$(LIBEXECDIR)/iolayer/bench/%,$(BENCHES) \
+		$(BENCH_SCRIPTS))
+	rmdir $(DESTDIR)$(LIBEXECDIR)/iolayer/bench $(DESTDIR)$(LIBEXECDIR)/iolayer 2>/dev/null || true
 
 # The suite: every tests/test_* program, each with its own time limit.
 test: all
@@ -167,9 +184,15 @@ test: all
 demo: all
 	@$(CLI) demo
 
+# `make bench`: the full suite, about 5 to 10 minutes on 2 CPUs; results in
+# bench/results/latest.json and docs/img/bench.svg.  BENCH_QUICK=1: a
+# one-minute smoke run, written beside them as quick.json and quick.svg.
+BENCH_OUT = $(if $(filter-out 0,$(BENCH_QUICK)),--quick --json bench/results/quick.json \
+	--svg bench/results/quick.svg --logs bench/results/quick-logs,--json \
+	bench/results/latest.json --svg docs/img/bench.svg --logs bench/results/logs)
 bench: all
 	@sh mk/deps.sh bench
-	@BUILD=$(BUILD) sh bench/run.sh
+	@$(CLI) bench $(BENCH_OUT)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
