@@ -154,7 +154,24 @@ static const char *json_number(const char *p)
 		p++;
 	if (p == s || (*s == '0' && p - s > 1))
 		return NULL;
-	return p; /* the probe prints integers only */
+	if (*p == '.') { /* a fraction: at least one digit */
+		s = ++p;
+		while (*p >= '0' && *p <= '9')
+			p++;
+		if (p == s)
+			return NULL;
+	}
+	if (*p == 'e' || *p == 'E') {
+		p++;
+		if (*p == '+' || *p == '-')
+			p++;
+		s = p;
+		while (*p >= '0' && *p <= '9')
+			p++;
+		if (p == s)
+			return NULL;
+	}
+	return p;
 }
 
 static const char *json_value(const char *p, int depth)

@@ -136,7 +136,7 @@ static void test_install_build_run_uninstall(void **state)
 		skip();
 	}
 	/* Nothing to rebuild: install takes the build as it is. */
-	if (sh("make -q -C '%s' BUILD='%s' lib cli", srcdir, build) != 0)
+	if (sh("make -q -C '%s' BUILD='%s' lib cli benches", srcdir, build) != 0)
 		fail_msg("the build in %s/%s is not up to date; run make first", srcdir, build);
 	SH_OK("make -s -C '%s' BUILD='%s' DESTDIR='%s' install", srcdir, build, dest);
 
@@ -150,6 +150,8 @@ static void test_install_build_run_uninstall(void **state)
 	assert_exists("/usr/local/bin/iolayer", false);
 	assert_exists("/usr/local/share/man/man1/iolayer.1", false);
 	assert_exists("/usr/local/lib/pkgconfig/iolayer.pc", false);
+	assert_exists("/usr/local/libexec/iolayer/bench/sync_bench", false);
+	assert_exists("/usr/local/libexec/iolayer/bench/daemon_baseline", false);
 	snprintf(p, sizeof(p), "%s%s/libiolayer.so.0", dest, lib);
 	n = readlink(p, want, sizeof(want) - 1);
 	assert_true(n > 0);
@@ -206,6 +208,12 @@ static void test_install_build_run_uninstall(void **state)
 	snprintf(want, sizeof(want), "iolayer %s\n", IOL_VERSION_STRING);
 	SH_OK("'%s/usr/local/bin/iolayer' version", dest);
 	assert_non_null(strstr(output(), want));
+
+	/* The installed command finds its benchmark programs beside it. */
+	SH_OK("IOLAYER_BENCH_DIR= '%s/usr/local/bin/iolayer' bench --list", dest);
+	snprintf(want, sizeof(want), "in %s/usr/local/libexec/iolayer/bench\n", dest);
+	assert_non_null(strstr(output(), want));
+	assert_non_null(strstr(output(), "scaling_bench    found"));
 
 	/* Uninstall leaves no file (directories may stay). */
 	SH_OK("make -s -C '%s' BUILD='%s' DESTDIR='%s' uninstall", srcdir, build, dest);
