@@ -66,8 +66,14 @@ static void undo_rollback(iol_table *t)
 int ioli_robust_lock(pthread_mutex_t *m)
 {
 	struct timespec ts;
-	int r;
+	int r = pthread_mutex_trylock(m);
 
+	/* Free (the common case): taken without reading the clock, which
+	 * costs as much as the lock itself.  EOWNERDEAD, EDEADLK (a relock by
+	 * the holder) and ENOTRECOVERABLE come back from trylock as they would
+	 * from the timed lock. */
+	if (r != EBUSY)
+		return r;
 	/* Nobody holds T or L for more than a few hundred instructions, and
 	 * the kernel hands a dead holder's lock on; a lock still held after
 	 * this long is a stopped holder or a scribbled table.  Fail (and let
