@@ -24,6 +24,9 @@
  *    goal: 1,000 and 60,000 live objects no slower than 1.5x 10 live.
  *
  * usage: scaling_bench [--quick]
+ *        scaling_bench --one mutex|semaphore contended|uncontended \
+ *                      threads|processes N iolayer|baseline SECONDS
+ *        (one throughput figure alone, for profiling it with perf)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -389,6 +392,35 @@ static double run_create(long n)
 static const char *const prim_name[] = {"mutex", "semaphore"};
 static const char *const base_name[] = {"robust pshared pthread mutex", "sem_open() semaphore"};
 
+/* --one: one configuration alone, printed, for perf. */
+static int run_one(char **a)
+{
+	struct cfg c = {
+	    .prim = strcmp(a[0], "mutex") == 0 ? P_MUTEX : P_SEM,
+	    .contended = strcmp(a[1], "contended") == 0,
+	    .processes = strcmp(a[2], "processes") == 0,
+	    .n = atoi(a[3]),
+	    .impl = strcmp(a[4], "iolayer") == 0 ? I_IOL : I_BASE,
+	};
+	int r;
+
+	duration_s = atof(a[5]);
+	if (c.n < 1 || c.n > MAX_WORKERS || duration_s <= 0) {
+		fprintf(stderr, "scaling_bench: --one: N is 1 to %d, SECONDS > 0\n", MAX_WORKERS);
+		return 2;
+	}
+	ctl = shared(sizeof(*ctl));
+	snprintf(table_name, sizeof(table_name), "scaling-bench-%d", (int)getpid());
+	snprintf(sem_base, sizeof(sem_base), "/iolayer-scaling-bench-%d", (int)getpid());
+	r = iol_table_open(table_name, NULL, &tab);
+	if (r)
+		die("iol_table_open", r);
+	printf("%s %s %s %d %s: %.2f Mops/s\n", a[0], a[1], a[2], c.n, a[4], run_throughput(&c));
+	iol_table_close(tab);
+	iol_table_unlink(table_name);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	/* [prim][contended][processes][level][impl][run] */
@@ -397,6 +429,8 @@ int main(int argc, char **argv)
 	static char scen[2][2][2][NLEVELS][96];
 	int r;
 
+	if (argc == 8 && strcmp(argv[1], "--one") == 0)
+		return run_one(argv + 2);
 	if (bench_quick(argc, argv)) {
 		duration_s = 0.04;
 		n_occ /= 10;
