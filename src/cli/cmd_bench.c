@@ -107,8 +107,9 @@ static bool is_exec(const char *dir, const char *prog)
 	return access(p, X_OK) == 0;
 }
 
-/* The first candidate directory holding the first required program. */
-static int find_dir(const char *given, char *out, size_t len)
+/* The first candidate directory holding the first required program, into
+ * out; when there is none, the places looked at into looked. */
+static int find_dir(const char *given, char *out, size_t len, char *looked, size_t llen)
 {
 	char exe[PATH_MAX], cand[3][PATH_MAX];
 	int nc = 0;
@@ -117,7 +118,9 @@ static int find_dir(const char *given, char *out, size_t len)
 	if (!given)
 		given = getenv("IOLAYER_BENCH_DIR");
 	if (given && *given) {
-		snprintf(out, len, "%s", given);
+		snprintf(looked, llen, "%s", given);
+		if (snprintf(out, len, "%s", given) >= (int)len)
+			return -ENAMETOOLONG;
 		return is_exec(out, steps[0].prog) ? 0 : -ENOENT;
 	}
 	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
@@ -138,15 +141,17 @@ static int find_dir(const char *given, char *out, size_t len)
 #endif
 	for (int i = 0; i < nc; i++) {
 		if (is_exec(cand[i], steps[0].prog)) {
-			if (!realpath(cand[i], out))
-				snprintf(out, len, "%s", cand[i]);
+			if (!realpath(cand[i], out) &&
+			    snprintf(out, len, "%s", cand[i]) >= (int)len)
+				return -ENAMETOOLONG;
 			return 0;
 		}
 	}
 	/* Say where we looked. */
-	out[0] = '\0';
+	looked[0] = '\0';
 	for (int i = 0; i < nc; i++)
-		snprintf(out + strlen(out), len - strlen(out), "%s%s", i ? ", " : "", cand[i]);
+		snprintf(looked + strlen(looked), llen - strlen(looked), "%s%s", i ? ", " : "",
+			 cand[i]);
 	return -ENOENT;
 }
 
@@ -228,8 +233,9 @@ static int run_step(const struct step *s, const char *dir, bool quick, struct co
 	bool timed_out = false;
 	pid_t pid;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, s->prog);
-	snprintf(root, sizeof(root), "%s", dir);
+	if (snprintf(path, sizeof(path), "%s/%s", dir, s->prog) >= (int)sizeof(path) ||
+	    snprintf(root, sizeof(root), "%s", dir) >= (int)sizeof(root))
+		return -ENAMETOOLONG;
 	slash = strrchr(root, '/');
 	if (slash)
 		*slash = '\0';
@@ -365,7 +371,7 @@ int ioli_cli_bench(int argc, char **argv)
 	bool quick = q && *q && strcmp(q, "0") != 0, list = false, verbose = false, chart = true;
 	struct ioli_bench_run run = {0};
 	struct ioli_bench_step_run sr[N_STEPS];
-	char dir[PATH_MAX * 3 + 8], logdir[PATH_MAX];
+	char dir[PATH_MAX], looked[PATH_MAX * 3 + 8], logdir[PATH_MAX];
 	int failed = 0, nsel = 0, expect = 0, err;
 	double t0;
 
@@ -405,14 +411,14 @@ int ioli_cli_bench(int argc, char **argv)
 		return ioli_cli_usage_error("bench", "--only %s names no benchmark (see --list)",
 					    only);
 
-	err = find_dir(given_dir, dir, sizeof(dir));
+	err = find_dir(given_dir, dir, sizeof(dir), looked, sizeof(looked));
 	if (err) {
 		fprintf(stderr,
 			"iolayer bench: the benchmark programs are missing (looked for %s in %s).\n"
 			"In a source tree, build them with 'make benches' (they go to "
 			"build/bench/); an installed iolayer has them in "
 			"PREFIX/libexec/iolayer/bench/ ('make install').\n",
-			steps[0].prog, dir);
+			steps[0].prog, looked);
 		return CLI_FAIL;
 	}
 	if (list) {
