@@ -358,6 +358,9 @@ static void header(const struct ioli_bench_run *run, const char *dir, int nsel, 
 	printf("kernel:   %s\n", run->m.kernel);
 	printf("liburing: %s (built against)\n", run->m.liburing);
 	printf("load:     %s (1/5/15 min) at start\n", run->m.load_start);
+	if (atof(run->m.load_start) > 0.5 * (double)run->m.cpus)
+		printf("          (a busy machine: expect a wider spread; run again when "
+		       "it is idle)\n");
 	printf("date:     %s\n", run->m.date);
 	printf("programs: %s\n\n", dir);
 	fflush(stdout);
