@@ -54,7 +54,7 @@
 #include "iolayer.h"
 #include "bench/report.h"
 
-#define RUNS 5
+#define RUNS 7
 
 static void die(const char *what, int err)
 {

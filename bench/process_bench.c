@@ -18,7 +18,7 @@
  *  2. Spawn + wait of /bin/true: iol_process_spawn + iol_wait + iol_close
  *     against posix_spawn + waitpid, interleaved.
  *
- * Usage: process_bench [--quick] [iterations [method]]   (default 2000 per
+ * Usage: process_bench [--quick] [iterations [method]]   (default 3000 per
  * method, --quick 300; a method name of part 1, or "spawn" or
  * "posix_spawn", runs only that one, for profiling it with perf)
  *
@@ -409,7 +409,7 @@ int main(int argc, char **argv)
 	int nres = 0;
 	iol_table *t;
 	ssize_t n;
-	int iters = 2000, err;
+	int iters = 3000, err;
 	const char *only = NULL;
 	char name[64];
 

@@ -55,7 +55,7 @@
 static const int nworkers[] = {1, 2, 4, 8};
 #define NLEVELS 4
 
-static double duration_s = 0.2;
+static double duration_s = 0.3;
 static long n_occ = 200000;
 
 static void die(const char *what, int err)

@@ -52,7 +52,7 @@
 #include "iolayer.h"
 #include "bench/report.h"
 
-#define RUNS  5
+#define RUNS  7
 #define NWAIT 64
 
 static long n_mutex = 10000000, n_pingpong = 100000, n_scan = 200000, n_wake = 50000;
