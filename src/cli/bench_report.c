@@ -152,9 +152,7 @@ static void fmt_num(char *buf, size_t len, double v)
 {
 	double a = v < 0 ? -v : v;
 
-	if (a >= 1e6)
-		snprintf(buf, len, "%.3g", v);
-	else if (a >= 100)
+	if (a >= 100)
 		snprintf(buf, len, "%.0f", v);
 	else if (a >= 10)
 		snprintf(buf, len, "%.1f", v);
