@@ -45,7 +45,8 @@ int ioli_slot_alloc(iol_table *t, uint32_t type, uint32_t flags, const char *nam
 	s = ioli_slot(t, idx);
 	/* Not reachable by anyone until LIVE is set below and the caller
 	 * publishes it, so the name and the futex state need no logging. */
-	memcpy(s->name, name, len);
+	if (len)
+		memcpy(s->name, name, len);
 	s->name[len] = '\0';
 	atomic_store_explicit(&s->waiters, 0, memory_order_relaxed);
 	atomic_store_explicit(&s->multi, 0, memory_order_relaxed);
