@@ -64,8 +64,12 @@ int ioli_tlock(iol_table *t)
 	if (r == EOWNERDEAD) {
 		undo_rollback(t);
 		pthread_mutex_consistent(&t->hdr->lock);
-		/* Its process is dead, or dying: reclaim it once T is free. */
-		atomic_store(&t->reclaim_wanted, true);
+		/* Its process is dead, or dying: reclaim it once T is free.
+		 * Not from a view that is not attached (fsck, ls): it reclaims
+		 * by itself if asked to, and is unmapped as soon as it is done,
+		 * which a reclaim queued to the watcher thread would outlive. */
+		if (t->self != UINT32_MAX)
+			atomic_store(&t->reclaim_wanted, true);
 		return 0;
 	}
 	if (r)
