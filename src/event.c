@@ -65,14 +65,16 @@ int iol_event_set(int h)
 	if (err)
 		return err;
 	v = load_unlocked(r.t, r.s);
-	do {
+	for (;;) {
 		if (v & IOLI_W_LOCKED) {
 			v = load_unlocked(r.t, r.s);
 			continue;
 		}
 		if (v & IOLI_EV_SIGNALED)
 			return 1;
-	} while (!atomic_compare_exchange_weak(&r.s->word, &v, v | IOLI_EV_SIGNALED));
+		if (atomic_compare_exchange_weak(&r.s->word, &v, v | IOLI_EV_SIGNALED))
+			break;
+	}
 	ioli_wake(r.t, r.s, manual ? INT_MAX : 1);
 	return 0;
 }
@@ -87,14 +89,16 @@ int iol_event_reset(int h)
 	if (err)
 		return err;
 	v = load_unlocked(r.t, r.s);
-	do {
+	for (;;) {
 		if (v & IOLI_W_LOCKED) {
 			v = load_unlocked(r.t, r.s);
 			continue;
 		}
 		if (!(v & IOLI_EV_SIGNALED))
 			return 0;
-	} while (!atomic_compare_exchange_weak(&r.s->word, &v, v & ~IOLI_EV_SIGNALED));
+		if (atomic_compare_exchange_weak(&r.s->word, &v, v & ~IOLI_EV_SIGNALED))
+			break;
+	}
 	return 1;
 }
 
@@ -108,7 +112,7 @@ int iol_event_pulse(int h)
 	if (err)
 		return err;
 	v = load_unlocked(r.t, r.s);
-	do {
+	for (;;) {
 		if (v & IOLI_W_LOCKED) {
 			v = load_unlocked(r.t, r.s);
 			continue;
@@ -117,7 +121,9 @@ int iol_event_pulse(int h)
 		nv = v & ~IOLI_EV_SIGNALED;
 		if (waiters)
 			nv = (nv & ~IOLI_EV_EPOCH_MASK) | ((v + IOLI_EV_EPOCH_ONE) & IOLI_EV_EPOCH_MASK);
-	} while (!atomic_compare_exchange_weak(&r.s->word, &v, nv));
+		if (atomic_compare_exchange_weak(&r.s->word, &v, nv))
+			break;
+	}
 	if (waiters) {
 		if (!manual) {
 			_Atomic uint32_t *g = &r.s->u.event.grants;

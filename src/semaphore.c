@@ -40,7 +40,7 @@ int iol_semaphore_release(int h, uint32_t count)
 	if (max > INT32_MAX)
 		max = INT32_MAX; /* scribbled: keep the count inside its bits */
 	v = atomic_load(&r.s->word);
-	do {
+	for (;;) {
 		if (v & IOLI_W_LOCKED) {
 			ioli_walock_pass(r.t);
 			v = atomic_load(&r.s->word);
@@ -49,7 +49,9 @@ int iol_semaphore_release(int h, uint32_t count)
 		c = v & IOLI_SEM_COUNT_MASK;
 		if (c > max || count > max - c)
 			return -EOVERFLOW;
-	} while (!atomic_compare_exchange_weak(&r.s->word, &v, c + count));
+		if (atomic_compare_exchange_weak(&r.s->word, &v, c + count))
+			break;
+	}
 	ioli_wake(r.t, r.s, count > INT_MAX ? INT_MAX : (int)count);
 	return (int)c;
 }
