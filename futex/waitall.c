@@ -65,10 +65,20 @@ static int walock(iol_table *t)
 	return -r;
 }
 
-void ioli_walock_pass(iol_table *t)
+void ioli_walock_pass(iol_table *t, _Atomic uint32_t *word)
 {
-	if (walock(t) == 0)
-		pthread_mutex_unlock(&t->hdr->walock);
+	if (walock(t) != 0)
+		return;
+	if (word) {
+		uint32_t v = atomic_load(word);
+
+		/* Only the holder of L sets LOCKED, and it clears it before it
+		 * unlocks (or the recovery above did): we hold L, so this bit
+		 * is garbage.  Clear it, or its readers would spin forever. */
+		if ((v & IOLI_W_LOCKED) && atomic_compare_exchange_strong(word, &v, v & ~IOLI_W_LOCKED))
+			ioli_futex_wake(word, INT_MAX, t->futex_private);
+	}
+	pthread_mutex_unlock(&t->hdr->walock);
 }
 
 /*
@@ -169,6 +179,15 @@ int ioli_waitall_attempt(struct ioli_waitobj *o, unsigned n)
 		uint32_t v = atomic_load(&s->word);
 
 		for (;;) {
+			if (v & IOLI_W_LOCKED) {
+				/* We hold L and lock each word once: this bit is
+				 * garbage (see ioli_walock_pass()). */
+				if (atomic_compare_exchange_strong(&s->word, &v, v & ~IOLI_W_LOCKED)) {
+					ioli_futex_wake(&s->word, INT_MAX, t->futex_private);
+					v &= ~IOLI_W_LOCKED;
+				}
+				continue;
+			}
 			r = claim(&o[k], v, me, &nv, &ab);
 			if (r <= 0)
 				break;

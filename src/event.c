@@ -49,7 +49,7 @@ static uint32_t load_unlocked(iol_table *t, struct ioli_slot *s)
 	uint32_t v = atomic_load(&s->word);
 
 	while (v & IOLI_W_LOCKED) {
-		ioli_walock_pass(t);
+		ioli_walock_pass(t, &s->word);
 		v = atomic_load(&s->word);
 	}
 	return v;
@@ -148,7 +148,7 @@ int ioli_event_try(struct ioli_waitobj *o)
 
 	for (;;) {
 		if (v & IOLI_W_LOCKED) {
-			ioli_walock_pass(o->r.t);
+			ioli_walock_pass(o->r.t, &s->word);
 			v = atomic_load_explicit(&s->word, memory_order_acquire);
 			continue;
 		}

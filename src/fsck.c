@@ -121,7 +121,7 @@ static void check_locks(struct ctx *c)
 		bool ok = c->repair;
 
 		if (ok)
-			ioli_walock_pass(c->t);
+			ioli_walock_pass(c->t, NULL);
 		finding(c, "walock-dead-holder", 0, ok,
 			"the wait-all lock was held by a thread that died (%u journal entries)",
 			wa);

@@ -58,7 +58,7 @@ int ioli_mutex_try(struct ioli_waitobj *o)
 	v = atomic_load_explicit(&s->word, memory_order_acquire);
 	for (;;) {
 		if (v & IOLI_W_LOCKED) {
-			ioli_walock_pass(t);
+			ioli_walock_pass(t, &s->word);
 			v = atomic_load_explicit(&s->word, memory_order_acquire);
 			continue;
 		}

@@ -42,7 +42,7 @@ int iol_semaphore_release(int h, uint32_t count)
 	v = atomic_load(&r.s->word);
 	for (;;) {
 		if (v & IOLI_W_LOCKED) {
-			ioli_walock_pass(r.t);
+			ioli_walock_pass(r.t, &r.s->word);
 			v = atomic_load(&r.s->word);
 			continue;
 		}
@@ -63,7 +63,7 @@ int ioli_sem_try(struct ioli_waitobj *o)
 
 	for (;;) {
 		if (v & IOLI_W_LOCKED) {
-			ioli_walock_pass(o->r.t);
+			ioli_walock_pass(o->r.t, &s->word);
 			v = atomic_load_explicit(&s->word, memory_order_acquire);
 			continue;
 		}

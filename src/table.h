@@ -438,8 +438,11 @@ int ioli_waitall_attempt(struct ioli_waitobj *o, unsigned n);
  * multi-object waiter is registered. */
 void ioli_wake(iol_table *t, struct ioli_slot *s, int n);
 
-/* Wait until the wait-all lock holder (if any) is done with a word. */
-void ioli_walock_pass(iol_table *t);
+/* Wait until the wait-all lock holder (if any) is done with `word`.  A
+ * word still LOCKED once we hold the lock belongs to no wait-all (a
+ * scribble): the bit is cleared rather than waited on forever.  `word`
+ * may be NULL (just recover a dead holder). */
+void ioli_walock_pass(iol_table *t, _Atomic uint32_t *word);
 
 /* Generic object open shared by every type: name lookup or creation. */
 struct ioli_create {

@@ -140,6 +140,14 @@ struct ioli_slot *crash_slot(int h)
 	return r.s;
 }
 
+uint32_t crash_slot_index(int h)
+{
+	struct ioli_href r;
+
+	assert_int_equal(ioli_handle_get(h, &r), 0);
+	return r.slot;
+}
+
 iol_table *crash_table_of(int h)
 {
 	struct ioli_href r;

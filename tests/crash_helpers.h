@@ -57,6 +57,8 @@ uint64_t crash_now_ns(void);
 /* The slot behind a handle of this process. */
 struct ioli_slot *crash_slot(int h);
 iol_table *crash_table_of(int h);
+/* Its index in the table. */
+uint32_t crash_slot_index(int h);
 
 /* Thread tid of process pid: its scheduler state ('R', 'S', ...), its
  * current system call (-1 running, or the number) and arguments, and its
