@@ -248,16 +248,57 @@ static bool drop_slot(struct ctx *c, uint32_t i)
 	return true;
 }
 
-static void set_refs(struct ctx *c, uint32_t i, uint32_t want)
+/* Under T: what slot i is held by now (the rows of the attached
+ * processes; for a file record, the live opens pointing at it). */
+static uint32_t held_now(struct ctx *c, uint32_t i, bool frec)
+{
+	iol_table *t = c->t;
+	uint64_t n = 0;
+
+	if (frec) {
+		uint32_t gen = atomic_load(&ioli_slot(t, i)->gen);
+
+		for (uint32_t k = 0; k < c->hwm; k++) {
+			struct ioli_slot *o = ioli_slot(t, k);
+			uint32_t st = atomic_load(&o->state);
+
+			n += (st & IOLI_SLOT_LIVE) && IOLI_SLOT_TYPE(st) == IOL_TYPE_FILE &&
+			     atomic_load(&o->u.fopen.rec) == i && atomic_load(&o->u.fopen.rec_gen) == gen;
+		}
+	} else {
+		for (uint32_t p = 0; p < t->max_procs; p++)
+			if (atomic_load(&t->procs[p].state) == IOLI_PROC_LIVE)
+				n += atomic_load(&ioli_row(t, p)[i]);
+	}
+	return n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+}
+
+/*
+ * The references of live slot i should be `want` (found without T).  A
+ * repair counts again under T, where nobody can change them, so that a
+ * table in use is never "repaired" to a count that was true a moment ago;
+ * a live slot held by nobody is freed.
+ */
+static void set_refs(struct ctx *c, uint32_t i, uint32_t want, bool frec)
 {
 	iol_table *t = c->t;
 	struct ioli_slot *s = ioli_slot(t, i);
 	uint32_t have = atomic_load(&s->refs);
 	bool ok = false;
 
-	if (have == want)
+	if (have == want && want != 0)
 		return;
 	if (c->repair && lock(c)) {
+		if (!(atomic_load(&s->state) & IOLI_SLOT_LIVE)) {
+			ioli_tunlock(t);
+			return; /* freed meanwhile */
+		}
+		want = held_now(c, i, frec);
+		have = atomic_load(&s->refs);
+		if (have == want && want != 0) {
+			ioli_tunlock(t);
+			return; /* a change in flight, not damage */
+		}
 		if (want == 0) {
 			ioli_tset(t, &s->refs, 0);
 			ioli_slot_free(t, i);
@@ -446,14 +487,14 @@ static void check_slots(struct ctx *c, const uint32_t *sum)
 					"slot %u: file record counts %u opens, the opens say %u", i,
 					atomic_load(f[0]), w->opens);
 			}
-			set_refs(c, i, opens_of[i]);
+			set_refs(c, i, opens_of[i], true);
 			continue;
 		}
 		default:
 			break;
 		}
 		if (atomic_load(&s->state) & IOLI_SLOT_LIVE)
-			set_refs(c, i, sum ? sum[i] : atomic_load(&s->refs));
+			set_refs(c, i, sum ? sum[i] : atomic_load(&s->refs), false);
 	}
 	free(opens_of);
 	free(fs);
