@@ -55,14 +55,23 @@ static void wa_recover(iol_table *t)
 
 static int walock(iol_table *t)
 {
-	int r = pthread_mutex_lock(&t->hdr->walock);
+	struct ioli_hdr *h = t->hdr;
+	int r = pthread_mutex_lock(&h->walock);
 
 	if (r == EOWNERDEAD) {
 		wa_recover(t);
-		pthread_mutex_consistent(&t->hdr->walock);
+		pthread_mutex_consistent(&h->walock);
 		return 0;
 	}
-	return -r;
+	if (r)
+		return -r;
+	/* A holder that unlocked normally left the journal empty; anything
+	 * else is scribbling, which a later death must not replay. */
+	if (atomic_load_explicit(&h->wa_n, memory_order_relaxed) != 0) {
+		atomic_store_explicit(&h->wa_n, 0, memory_order_relaxed);
+		atomic_store_explicit(&h->wa_phase, IOLI_WA_IDLE, memory_order_relaxed);
+	}
+	return 0;
 }
 
 void ioli_walock_pass(iol_table *t, _Atomic uint32_t *word)

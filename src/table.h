@@ -296,6 +296,8 @@ int ioli_header_check(const struct ioli_hdr *h, uint64_t file_size, struct ioli_
 /* ---- the table lock T with its undo log (src/tlock.c) -------------- */
 
 int ioli_tlock(iol_table *t);
+/* ioli_tlock(), also saying how long a stale log it emptied was (fsck). */
+int ioli_tlock_stale(iol_table *t, uint32_t *stale);
 void ioli_tunlock(iol_table *t);
 /* Under T: log the old value of a 32-bit field, then store v. */
 void ioli_tset(iol_table *t, _Atomic uint32_t *field, uint32_t v);

@@ -59,8 +59,16 @@ static void undo_rollback(iol_table *t)
 
 int ioli_tlock(iol_table *t)
 {
+	uint32_t stale;
+
+	return ioli_tlock_stale(t, &stale);
+}
+
+int ioli_tlock_stale(iol_table *t, uint32_t *stale)
+{
 	int r = pthread_mutex_lock(&t->hdr->lock);
 
+	*stale = 0;
 	if (r == EOWNERDEAD) {
 		undo_rollback(t);
 		pthread_mutex_consistent(&t->hdr->lock);
@@ -76,7 +84,9 @@ int ioli_tlock(iol_table *t)
 		return -r;
 	/* A holder that unlocked normally left the log empty; anything else
 	 * is scribbling, and replaying it could do more harm than good. */
-	atomic_store_explicit(&t->hdr->undo_n, 0, memory_order_relaxed);
+	*stale = atomic_load_explicit(&t->hdr->undo_n, memory_order_relaxed);
+	if (*stale)
+		atomic_store_explicit(&t->hdr->undo_n, 0, memory_order_relaxed);
 	return 0;
 }
 
