@@ -483,6 +483,7 @@ static void check_slots(struct ctx *c, const uint32_t *sum)
 						  &s->u.frec.sh_delete };
 			uint32_t want[] = { w->opens,    w->readers,  w->writers, w->deleters,
 					    w->sh_read,  w->sh_write, w->sh_delete };
+			uint32_t had = atomic_load(f[0]);
 			bool bad = false;
 
 			for (unsigned k = 0; k < 7; k++)
@@ -497,7 +498,7 @@ static void check_slots(struct ctx *c, const uint32_t *sum)
 				}
 				finding(c, "file-counts", i, ok,
 					"slot %u: file record counts %u opens, the opens say %u", i,
-					atomic_load(f[0]), w->opens);
+					had, w->opens);
 			}
 			set_refs(c, i, opens_of[i], true);
 			continue;
