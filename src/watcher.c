@@ -208,13 +208,17 @@ static void handle_end(struct watch *w)
 				return; /* not ended after all */
 			si.si_code = 0; /* reaped by someone else: status unknown */
 		}
-		ioli_post_exit(w->t, w->slot, w->gen, si.si_pid ? encode_siginfo(&si) : 0);
-		/* The reference the spawner held for this moment. */
+		/* The reference the spawner held for this moment, dropped before
+		 * the end is posted: a waiter woken by it sees the object's
+		 * final reference count.  (Waiters hold handles of their own;
+		 * if nobody does, the slot is freed and there is no one to
+		 * post to.) */
 		if (!atomic_load(&w->t->forked) && ioli_tlock(w->t) == 0) {
 			if (ioli_slot_live(w->t, w->slot, w->gen))
 				ioli_ref_put(w->t, w->t->self, w->slot);
 			ioli_tunlock(w->t);
 		}
+		ioli_post_exit(w->t, w->slot, w->gen, si.si_pid ? encode_siginfo(&si) : 0);
 	} else if (ioli_slot_live(w->t, w->slot, w->gen) && !other_spawner_alive(w->t, s)) {
 		ioli_post_exit(w->t, w->slot, w->gen, ioli_pidfd_exit_status(w->pidfd));
 	}
