@@ -70,8 +70,8 @@ static void ab_owner(int rd, int wr, void *arg)
 	_exit(1);
 }
 
-/* The waiter: on each 'w' waits for the mutex, reports the result and the
- * time it returned, then releases the mutex. */
+/* The waiter: on each 'w' waits for the mutex, releases it, and reports
+ * the result and the time the wait returned. */
 static void ab_waiter(int rd, int wr, void *arg)
 {
 	iol_table *t;
@@ -86,9 +86,10 @@ static void ab_waiter(int rd, int wr, void *arg)
 
 		r.result = iol_wait(m, IOL_INFINITE);
 		r.t_return = crash_now_ns();
-		CHILD_CHECK(crash_write(wr, &r, sizeof(r)));
+		/* Free before replying: the next owner takes it at once. */
 		if (r.result >= 0)
 			CHILD_CHECK(iol_mutex_release(m) == 1);
+		CHILD_CHECK(crash_write(wr, &r, sizeof(r)));
 	}
 	exit(0);
 }
