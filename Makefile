@@ -6,6 +6,8 @@
 #   make bench      run every benchmark in bench/ and write the results
 #   make SAN=asan test   the suite under AddressSanitizer+UBSan (build-asan/)
 #   make SAN=tsan test   the threaded tests under ThreadSanitizer (build-tsan/)
+#   make torture    the long torture run (TORTURE_KILLS=10000, FAULT build)
+#   make fuzz       libFuzzer on table files (FUZZ_TIME=60 seconds, clang)
 #   make install / uninstall   PREFIX=/usr/local DESTDIR=
 
 VERSION    := 0.1.0
@@ -41,10 +43,11 @@ SANFLAGS := -fsanitize=thread -fno-omit-frame-pointer
 OPT      := -O1 -g
 endif
 # The fault-injection build: IOLAYER_FAULT=point[:n] kills the process at a
-# named point inside table operations (src/fault.h).
+# named point inside table operations (src/fault.h).  Its own build
+# directory beside the plain or sanitizer one: build-fault, build-asan-fault.
 FAULT   ?=
 ifeq ($(FAULT),1)
-BUILD    := build-fault
+BUILD    := $(BUILD)-fault
 SANFLAGS += -DIOLI_FAULT_INJECTION
 endif
 
@@ -66,6 +69,9 @@ LIB_SRCS := $(sort $(wildcard src/*.c futex/*.c uring/*.c))
 CLI_SRCS := $(sort $(wildcard src/cli/*.c))
 TEST_SRCS := $(sort $(wildcard tests/test_*.c))
 TEST_HELPER_SRCS := $(sort $(filter-out tests/test_%.c,$(wildcard tests/*.c)))
+# Tests that need the fault-injection build: built only with FAULT=1, into
+# $(BUILD)-fault/tests/, and run by `make test` from there.
+FAULT_TEST_SRCS := $(sort $(wildcard tests/fault/test_*.c))
 BENCH_SRCS := $(sort $(wildcard bench/*.c))
 EXAMPLE_SRCS := $(sort $(wildcard examples/*.c))
 
@@ -73,6 +79,8 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/obj/%.o)
 TEST_HELPER_OBJS := $(TEST_HELPER_SRCS:%.c=$(BUILD)/obj/%.o)
 TESTS    := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
+FAULT_TESTS := $(FAULT_TEST_SRCS:tests/fault/%.c=$(BUILD)/tests/%)
+TORTURE  := $(BUILD)/torture
 BENCHES  := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 EXAMPLES := $(EXAMPLE_SRCS:examples/%.c=$(BUILD)/examples/%)
 
@@ -83,7 +91,11 @@ CLI        := $(BUILD)/iolayer
 DEPS_STAMP := $(BUILD)/.deps-build
 
 .PHONY: all lib cli tests benches examples test demo bench install uninstall clean deps format \
-	check-format
+	check-format fault-build fault-tests torture fuzz
+
+# Objects are kept between runs (make would delete them as intermediates
+# and rebuild every test on each `make test`).
+.SECONDARY:
 
 all: lib cli tests benches examples
 
@@ -124,6 +136,14 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_HELPER_OBJS) $(STATIC_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $< $(TEST_HELPER_OBJS) $(STATIC_LIB) $(LIBS) -lcmocka -lseccomp
 
+$(FAULT_TESTS): $(BUILD)/tests/%: $(BUILD)/obj/tests/fault/%.o $(TEST_HELPER_OBJS) $(STATIC_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $< $(TEST_HELPER_OBJS) $(STATIC_LIB) $(LIBS) -lcmocka -lseccomp
+
+$(TORTURE): $(BUILD)/obj/tests/torture/torture.o $(STATIC_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $< $(STATIC_LIB) $(LIBS)
+
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(STATIC_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $< $(STATIC_LIB) $(LIBS) -lm
@@ -160,9 +180,27 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/iolayer $(DESTDIR)$(MANDIR)/man1/iolayer.1 \
 		$(DESTDIR)$(PKGCONFIGDIR)/iolayer.pc
 
-# The suite: every tests/test_* program, each with its own time limit.
-test: all
-	@BUILD=$(BUILD) SAN=$(SAN) sh tests/run.sh $(TESTS)
+# The suite: every tests/test_* program, each with its own time limit, and
+# the tests/fault/test_* programs built in the fault-injection build.
+ifeq ($(FAULT),1)
+fault-tests: $(FAULT_TESTS) $(CLI)
+test: fault-tests
+	@BUILD=$(BUILD) SAN=$(SAN) sh tests/run.sh $(FAULT_TESTS)
+else
+FAULT_BUILD_TESTS = $(FAULT_TEST_SRCS:tests/fault/%.c=$(BUILD)-fault/tests/%)
+fault-build:
+	@$(MAKE) --no-print-directory FAULT=1 SAN=$(SAN) fault-tests
+test: all fault-build
+	@BUILD=$(BUILD) SAN=$(SAN) sh tests/run.sh $(TESTS) $(FAULT_BUILD_TESTS)
+endif
+
+# The long torture run: workers killed at random points, TORTURE_KILLS
+# times (SIGKILL and fault injection), then every invariant checked.
+TORTURE_KILLS ?= 10000
+TORTURE_ARGS  ?=
+torture:
+	@$(MAKE) --no-print-directory FAULT=1 SAN=$(SAN) fault-tests
+	$(BUILD)-fault/torture --kills $(TORTURE_KILLS) $(TORTURE_ARGS)
 
 demo: all
 	@$(CLI) demo
@@ -178,6 +216,6 @@ check-format:
 	@clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf build build-asan build-tsan
+	rm -rf build build-asan build-tsan build-fault build-asan-fault build-tsan-fault build-fuzz
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

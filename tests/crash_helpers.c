@@ -122,6 +122,32 @@ void crash_kill(struct crash_child *c)
 	assert_int_equal(crash_reap(c), 128 + SIGKILL);
 }
 
+int crash_run_self(const char *fault, const char *const *args)
+{
+	char *argv[32];
+	int argc = 0, st;
+	pid_t pid;
+
+	argv[argc++] = "self";
+	for (; args && *args && argc < 31; args++)
+		argv[argc++] = (char *)*args;
+	argv[argc] = NULL;
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (fault)
+			setenv("IOLAYER_FAULT", fault, 1);
+		else
+			unsetenv("IOLAYER_FAULT");
+		execv("/proc/self/exe", argv);
+		_exit(127);
+	}
+	while (waitpid(pid, &st, 0) < 0)
+		assert_int_equal(errno, EINTR);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
 uint64_t crash_now_ns(void)
 {
 	struct timespec ts;

@@ -52,6 +52,13 @@ void crash_kill(struct crash_child *c);
 /* Reap the child; its exit status (or 128 + signal). */
 int crash_reap(struct crash_child *c);
 
+/* Run this test program again (/proc/self/exe) with args (argv[1] on,
+ * NULL-terminated) and IOLAYER_FAULT=fault (NULL: unset); its exit status,
+ * or 128 + signal.  Fault-injection tests use it: the fault point is read
+ * from the environment by a fresh process, at its first point. */
+int crash_run_self(const char *fault, const char *const *args);
+#define CRASH_FAULT_EXIT 86 /* IOLI_FAULT_EXIT */
+
 uint64_t crash_now_ns(void);
 
 /* The slot behind a handle of this process. */
