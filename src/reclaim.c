@@ -16,6 +16,8 @@
  *   3. frees the records of its dead threads (returning the waiter counts
  *      they held) and finally its process record.
  *
+ * A wait-all lock left owner-died is recovered first (futex/waitall.c).
+ *
  * Every step re-checks, under T, that the record is still the same dead
  * record (state and generation), so two survivors reclaiming at once, or
  * one dying half-way (its T section is rolled back by the undo log), leave
@@ -24,6 +26,7 @@
  * thread records, which every acquirer and iol_query treat as abandoned.
  */
 #include <errno.h>
+#include <linux/futex.h>
 #include <poll.h>
 #include <unistd.h>
 
@@ -154,12 +157,26 @@ int ioli_reclaim_proc(iol_table *t, uint32_t p, uint32_t gen)
 	return 1;
 }
 
+/* A wait-all lock whose holder died: recover it now.  Otherwise that is
+ * done by the next wait-all, or the next operation meeting a word the
+ * dead left LOCKED; a holder that died after its last commit store left
+ * no such word, and the lock would stay owner-died (harmless, but fsck
+ * would rightly report it) until the next wait-all. */
+static void walock_recover_if_dead(iol_table *t)
+{
+	_Atomic uint32_t *w = (_Atomic uint32_t *)&t->hdr->walock.__data.__lock;
+
+	if (atomic_load_explicit(w, memory_order_relaxed) & FUTEX_OWNER_DIED)
+		ioli_walock_pass(t, NULL);
+}
+
 int ioli_reclaim_dead(iol_table *t)
 {
 	int n = 0;
 
 	if (!t || atomic_load(&t->forked))
 		return 0;
+	walock_recover_if_dead(t);
 	for (uint32_t p = 0; p < t->max_procs; p++) {
 		struct ioli_proc *pr = &t->procs[p];
 		uint32_t gen;
