@@ -115,15 +115,15 @@ static void signal_orphans(iol_table *t, uint32_t p, uint32_t gen)
 	}
 }
 
-int ioli_reclaim_proc(iol_table *t, uint32_t p, uint32_t gen)
+/* Give back every count in process p's row, one slot per T critical
+ * section.  0 when done, 1 when the record was finished by someone else,
+ * or an error. */
+static int put_row(iol_table *t, uint32_t p, uint32_t gen)
 {
 	struct ioli_proc *pr = &t->procs[p];
 	_Atomic uint32_t *row = ioli_row(t, p);
 	int err;
 
-	if (!same_record(t, p, gen))
-		return 0;
-	signal_orphans(t, p, gen);
 	for (uint32_t page = 0; page * 1024u < t->nslots; page++) {
 		if (!(atomic_load(&pr->row_pages[page / 64]) & (1ull << (page % 64))))
 			continue;
@@ -135,19 +135,58 @@ int ioli_reclaim_proc(iol_table *t, uint32_t p, uint32_t gen)
 				return err;
 			if (!same_record(t, p, gen)) {
 				ioli_tunlock(t);
-				return 0; /* another survivor finished it */
+				return 1; /* another survivor finished it */
 			}
 			ioli_ref_put_n(t, p, s, atomic_load_explicit(&row[s], memory_order_relaxed));
 			ioli_tunlock(t);
 		}
 	}
-	err = ioli_tlock(t);
-	if (err)
-		return err;
-	ioli_threc_reap_dead(t);
-	if (!same_record(t, p, gen)) {
-		ioli_tunlock(t);
+	return 0;
+}
+
+/* Under T: does process p's row count nothing? */
+static bool row_empty(iol_table *t, uint32_t p)
+{
+	struct ioli_proc *pr = &t->procs[p];
+	_Atomic uint32_t *row = ioli_row(t, p);
+
+	for (uint32_t page = 0; page * 1024u < t->nslots; page++) {
+		if (!(atomic_load(&pr->row_pages[page / 64]) & (1ull << (page % 64))))
+			continue;
+		for (uint32_t s = page * 1024u; s < t->nslots && s < (page + 1) * 1024u; s++)
+			if (atomic_load_explicit(&row[s], memory_order_relaxed))
+				return false;
+	}
+	return true;
+}
+
+int ioli_reclaim_proc(iol_table *t, uint32_t p, uint32_t gen)
+{
+	struct ioli_proc *pr = &t->procs[p];
+	int err;
+
+	if (!same_record(t, p, gen))
 		return 0;
+	signal_orphans(t, p, gen);
+	for (;;) {
+		err = put_row(t, p, gen);
+		if (err)
+			return err < 0 ? err : 0;
+		err = ioli_tlock(t);
+		if (err)
+			return err;
+		ioli_threc_reap_dead(t);
+		if (!same_record(t, p, gen)) {
+			ioli_tunlock(t);
+			return 0;
+		}
+		/* The pass read the row without T.  Another reclaimer of this
+		 * record that died in a put had that put rolled back by the
+		 * first lock after it, maybe after the pass looked at that
+		 * count: only an empty row under T may be freed. */
+		if (row_empty(t, p))
+			break;
+		ioli_tunlock(t);
 	}
 	IOLI_FAULT("reclaim.record");
 	for (unsigned i = 0; i < sizeof(pr->row_pages) / sizeof(pr->row_pages[0]); i++)
