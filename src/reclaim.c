@@ -196,6 +196,20 @@ int ioli_reclaim_proc(iol_table *t, uint32_t p, uint32_t gen)
 	return 1;
 }
 
+/* The table lock whose holder died: roll its critical section back now,
+ * before reading any record or row (which may be part of it), and so
+ * that reclaiming the dead leaves no lock owner-died behind. */
+static void tlock_recover_if_dead(iol_table *t)
+{
+	_Atomic uint32_t *w = (_Atomic uint32_t *)&t->hdr->lock.__data.__lock;
+
+	if ((atomic_load_explicit(w, memory_order_relaxed) & FUTEX_OWNER_DIED) && ioli_tlock(t) == 0) {
+		/* We are about to reclaim: no need to ask the watcher to. */
+		atomic_store(&t->reclaim_wanted, false);
+		ioli_tunlock(t);
+	}
+}
+
 /* A wait-all lock whose holder died: recover it now.  Otherwise that is
  * done by the next wait-all, or the next operation meeting a word the
  * dead left LOCKED; a holder that died after its last commit store left
@@ -215,6 +229,7 @@ int ioli_reclaim_dead(iol_table *t)
 
 	if (!t || atomic_load(&t->forked))
 		return 0;
+	tlock_recover_if_dead(t);
 	walock_recover_if_dead(t);
 	for (uint32_t p = 0; p < t->max_procs; p++) {
 		struct ioli_proc *pr = &t->procs[p];
