@@ -167,14 +167,19 @@ static void after_death(const char *point, int n, const char *op)
 	if (!strcmp(point, "tset") && undo == 0)
 		fail_msg("%s: nothing in the undo log", what);
 
-	/* The next locker rolls back. */
-	assert_int_equal(ioli_table_inspect(TABLE, true, &v), 0);
-	assert_int_equal(ioli_tlock(v), 0);
-	assert_int_equal(atomic_load(&v->hdr->undo_n), 0);
-	ioli_tunlock(v);
-	ioli_table_inspect_close(v);
-	crash_fsck(TABLE, false, ids, sizeof(ids));
-	only_the_dead(ids, what);
+	/* The next locker rolls back.  For odd n that is a locker that only
+	 * looks (then fsck checks what the rollback left); for even n it is
+	 * the reclaim below itself, which must not be misled by a table
+	 * still waiting for its rollback. */
+	if (n % 2) {
+		assert_int_equal(ioli_table_inspect(TABLE, true, &v), 0);
+		assert_int_equal(ioli_tlock(v), 0);
+		assert_int_equal(atomic_load(&v->hdr->undo_n), 0);
+		ioli_tunlock(v);
+		ioli_table_inspect_close(v);
+		crash_fsck(TABLE, false, ids, sizeof(ids));
+		only_the_dead(ids, what);
+	}
 
 	/* Reclaimed, the table is what it was. */
 	assert_true(iol_table_reclaim(pt) >= 0);
