@@ -510,6 +510,87 @@ static void test_reclaim_race(void **state)
 	assert_int_equal(iol_table_unlink(RR_TABLE), 0);
 }
 
+/* ------------------------------------------------------------------ */
+/* Opening a table whose lock holder died                              */
+/* ------------------------------------------------------------------ */
+
+#define LH_TABLE "crash-lockholder"
+
+/* Takes T and waits to be killed holding it. */
+static void lock_holder(int rd, int wr, void *arg)
+{
+	iol_table *t;
+	char c = 'k';
+
+	(void)arg;
+	CHILD_CHECK(iol_table_open(LH_TABLE, NULL, &t) == 0);
+	int h = iol_event_open(t, "held", 0, false, false);
+	CHILD_CHECK(h > 0);
+	CHILD_CHECK(ioli_tlock(t) == 0);
+	ioli_tset(t, &crash_slot(h)->refs, 1000); /* half a critical section */
+	CHILD_CHECK(crash_write(wr, &c, 1));
+	crash_read(rd, &c, 1);
+	_exit(1);
+}
+
+/* Opens the table (the first to lock T after the death) and uses it for a
+ * while: its table must stay attached and mapped. */
+static void opener_user(int rd, int wr, void *arg)
+{
+	iol_table *t;
+
+	(void)rd;
+	(void)wr;
+	(void)arg;
+	CHILD_CHECK(iol_table_open(LH_TABLE, NULL, &t) == 0);
+	uint64_t end = crash_now_ns() + 200 * 1000000u;
+	while (crash_now_ns() < end) {
+		int h = iol_event_open(t, "held", 0, false, false);
+		CHILD_CHECK(h > 0);
+		CHILD_CHECK(iol_event_set(h) >= 0);
+		CHILD_CHECK(iol_close(h) == 0);
+		CHILD_CHECK(atomic_load(&t->procs[t->self].state) == IOLI_PROC_LIVE);
+	}
+	CHILD_CHECK(iol_table_close(t) == 0);
+	exit(0);
+}
+
+/*
+ * The first process to lock T after its holder died rolls back, and asks
+ * for the dead to be reclaimed.  When that was the attach of a table
+ * being opened, the request's reference on the table was lost (the open
+ * then set its count to 1), and the background reclaim later freed and
+ * unmapped the table under its user: SIGSEGV, or a process killed inside
+ * T with the lock unmapped, so that the kernel could not mark it
+ * owner-died and every other process blocked on it for ever.
+ */
+static void test_open_after_lock_holder_died(void **state)
+{
+	struct iol_table_opts opts = {.slots = 64};
+	struct crash_child h, o;
+	iol_table *t;
+	char c;
+
+	(void)state;
+	for (int round = 0; round < 5; round++) {
+		assert_int_equal(iol_table_open(LH_TABLE, &opts, &t), 0);
+		int e = iol_event_open(t, "held", IOL_CREATE, false, false);
+		assert_true(e > 0);
+		crash_fork(&h, lock_holder, NULL);
+		crash_recv(&h, &c, 1);
+		crash_kill(&h);
+		crash_fork(&o, opener_user, NULL);
+		assert_int_equal(crash_reap(&o), 0);
+		assert_int_equal(iol_table_reclaim(t), 0); /* the opener did it */
+		crash_assert_clean(LH_TABLE);
+		struct iol_info info;
+		assert_int_equal(iol_query(e, &info), 0);
+		assert_int_equal(info.refs, 1);
+		assert_int_equal(iol_table_close(t), 0);
+		assert_int_equal(iol_table_unlink(LH_TABLE), 0);
+	}
+}
+
 int main(void)
 {
 	if (cli_locate("test_crash"))
@@ -522,6 +603,7 @@ int main(void)
 	    cmocka_unit_test(test_reclaim_by_sharing_check),
 	    cmocka_unit_test(test_reclaim_by_excl_create),
 	    cmocka_unit_test(test_reclaim_race),
+	    cmocka_unit_test(test_open_after_lock_holder_died),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
