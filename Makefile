@@ -183,7 +183,7 @@ uninstall:
 # The suite: every tests/test_* program, each with its own time limit, and
 # the tests/fault/test_* programs built in the fault-injection build.
 ifeq ($(FAULT),1)
-fault-tests: $(FAULT_TESTS) $(CLI)
+fault-tests: $(FAULT_TESTS) $(CLI) $(TORTURE)
 test: fault-tests
 	@BUILD=$(BUILD) SAN=$(SAN) sh tests/run.sh $(FAULT_TESTS)
 else
