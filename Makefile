@@ -50,6 +50,15 @@ ifeq ($(FAULT),1)
 BUILD    := $(BUILD)-fault
 SANFLAGS += -DIOLI_FAULT_INJECTION
 endif
+# The fuzzing build (make fuzz): clang, libFuzzer coverage, ASan+UBSan.
+FUZZ    ?=
+ifeq ($(FUZZ),1)
+CC       := clang
+BUILD    := build-fuzz
+SANFLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
+	    -fno-sanitize-recover=all
+OPT      := -O1 -g
+endif
 
 CPPFLAGS += -Iinclude -I.
 CFLAGS   += $(CSTD) $(OPT) $(WARN) $(SANFLAGS) -pthread -fPIC -MMD -MP
@@ -91,7 +100,7 @@ CLI        := $(BUILD)/iolayer
 DEPS_STAMP := $(BUILD)/.deps-build
 
 .PHONY: all lib cli tests benches examples test demo bench install uninstall clean deps format \
-	check-format fault-build fault-tests torture fuzz
+	check-format fault-build fault-tests torture fuzz fuzz-bins
 
 # Objects are kept between runs (make would delete them as intermediates
 # and rebuild every test on each `make test`).
@@ -134,7 +143,13 @@ $(CLI): $(CLI_OBJS) $(STATIC_LIB)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_HELPER_OBJS) $(STATIC_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $< $(TEST_HELPER_OBJS) $(STATIC_LIB) $(LIBS) -lcmocka -lseccomp
+	$(CC) $(LDFLAGS) -o $@ $< $(EXTRA_OBJS) $(TEST_HELPER_OBJS) $(STATIC_LIB) $(LIBS) -lcmocka \
+		-lseccomp
+
+# The fuzzer's input code, replayed by test_fuzz_regressions.
+FUZZ_INPUT_OBJ := $(BUILD)/obj/tests/fuzz/fuzz_input.o
+$(BUILD)/tests/test_fuzz_regressions: $(FUZZ_INPUT_OBJ)
+$(BUILD)/tests/test_fuzz_regressions: EXTRA_OBJS := $(FUZZ_INPUT_OBJ)
 
 $(FAULT_TESTS): $(BUILD)/tests/%: $(BUILD)/obj/tests/fault/%.o $(TEST_HELPER_OBJS) $(STATIC_LIB)
 	@mkdir -p $(@D)
@@ -192,6 +207,30 @@ fault-build:
 	@$(MAKE) --no-print-directory FAULT=1 SAN=$(SAN) fault-tests
 test: all fault-build
 	@BUILD=$(BUILD) SAN=$(SAN) sh tests/run.sh $(TESTS) $(FAULT_BUILD_TESTS)
+endif
+
+# Fuzzing table files (tests/fuzz/fuzz_input.h): FUZZ_TIME seconds of
+# libFuzzer from a seed corpus made of real tables plus every input that
+# ever crashed (tests/fuzz/regressions/); new crashes land in
+# build-fuzz/crash-*.
+FUZZ_TIME ?= 60
+FUZZ_ARGS ?=
+ifeq ($(FUZZ),1)
+fuzz-bins: $(BUILD)/fuzz_table $(BUILD)/fuzz_seed
+$(BUILD)/fuzz_table: $(BUILD)/obj/tests/fuzz/fuzz_table.o $(FUZZ_INPUT_OBJ) $(STATIC_LIB)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS)
+$(BUILD)/fuzz_seed: $(BUILD)/obj/tests/fuzz/seed_corpus.o $(FUZZ_INPUT_OBJ) $(STATIC_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+else
+fuzz:
+	@sh mk/deps.sh fuzz
+	@$(MAKE) --no-print-directory FUZZ=1 fuzz-bins
+	@rm -rf build-fuzz/seed
+	build-fuzz/fuzz_seed build-fuzz/seed
+	@mkdir -p build-fuzz/corpus
+	build-fuzz/fuzz_table -max_total_time=$(FUZZ_TIME) -timeout=10 -rss_limit_mb=4096 \
+		-print_final_stats=1 -artifact_prefix=build-fuzz/ $(FUZZ_ARGS) \
+		build-fuzz/corpus build-fuzz/seed tests/fuzz/regressions
 endif
 
 # The long torture run: workers killed at random points, TORTURE_KILLS
