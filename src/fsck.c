@@ -592,7 +592,7 @@ static void check_names(struct ctx *c)
 		return;
 	for (uint32_t b = 0; b < t->nbuckets; b++) {
 		_Atomic uint32_t *link = &t->buckets[b];
-		uint32_t steps = 0;
+		uint32_t steps = 0, visits = 0;
 
 		for (;;) {
 			uint32_t next = atomic_load(link), i = next - 1;
@@ -602,7 +602,12 @@ static void check_names(struct ctx *c)
 			if (next == 0)
 				break;
 			s = i < t->nslots ? ioli_slot(t, i) : NULL;
-			if (!s || i >= c->hwm)
+			/* Every entry counts, unlinked ones too: a bad entry whose
+			 * link leads back to itself would otherwise be unlinked
+			 * for ever. */
+			if (++visits > t->nslots + 1u)
+				why = "loops";
+			else if (!s || i >= c->hwm)
 				why = "points outside the used slots";
 			else if (!(atomic_load(&s->state) & IOLI_SLOT_LIVE))
 				why = "holds a free slot";
