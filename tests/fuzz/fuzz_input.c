@@ -191,7 +191,14 @@ int fuzz_table_input(const uint8_t *data, size_t size)
 	if (ioli_table_inspect_fd(memfd, false, &t) != 0)
 		abort();
 	ioli_list_json(t, "fuzz", devnull);
+	/* A repair that says it repaired everything left nothing to find. */
+	bool all_repaired = res.unrepaired == 0;
 	ioli_fsck(t, false, count, &found, &res);
+	if (all_repaired && res.found != 0) {
+		fprintf(stderr, "fuzz: fsck --repair repaired everything, then found %d more\n",
+			res.found);
+		abort();
+	}
 	ioli_table_inspect_close(t);
 	return 0;
 }

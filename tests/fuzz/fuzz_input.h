@@ -38,7 +38,8 @@
  * Every input is then opened with ioli_table_inspect_fd() (the header
  * check), listed (ioli_list_text, ioli_list_json), checked by fsck on a
  * read-only mapping, and with bit 6 repaired by fsck on a writable one,
- * then checked again.
+ * then checked again: a repair that reported everything repaired must
+ * leave nothing for that check to find (else the harness aborts).
  */
 #ifndef IOLAYER_TESTS_FUZZ_INPUT_H
 #define IOLAYER_TESTS_FUZZ_INPUT_H
