@@ -197,7 +197,19 @@ uninstall:
 
 # The suite: every tests/test_* program, each with its own time limit, and
 # the tests/fault/test_* programs built in the fault-injection build.
-ifeq ($(FAULT),1)
+#
+# Under ThreadSanitizer (SAN=tsan) only the threaded tests it can follow
+# run (tests/tsan.supp explains the one suppression).  Left out: tests that
+# spawn processes (iol_process_spawn uses clone(CLONE_VM|CLONE_VFORK): the
+# child runs in our address space with our TSan thread state, which then
+# reports races that are not there), that fork() after starting threads
+# (TSan's die_after_fork), and the fault-injection and CLI tests.
+TSAN_TESTS ?= test_crash test_crash_waitall test_crash_scribble test_fsck
+ifeq ($(SAN),tsan)
+test: all
+	@TSAN_OPTIONS="suppressions=$(CURDIR)/tests/tsan.supp second_deadlock_stack=1 $(TSAN_OPTIONS)" \
+		BUILD=$(BUILD) SAN=$(SAN) sh tests/run.sh $(addprefix $(BUILD)/tests/,$(TSAN_TESTS))
+else ifeq ($(FAULT),1)
 fault-tests: $(FAULT_TESTS) $(CLI) $(TORTURE)
 test: fault-tests
 	@BUILD=$(BUILD) SAN=$(SAN) sh tests/run.sh $(FAULT_TESTS)
