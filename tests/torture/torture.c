@@ -505,7 +505,7 @@ static void *worker_thread(void *arg)
 
 static int open_handle(iol_table *t, int type, int k, uint64_t tok, bool by_token)
 {
-	char name[16];
+	char name[32];
 
 	if (by_token)
 		return iol_import(t, tok);
@@ -813,7 +813,7 @@ static int controller(struct opts o)
 	struct iol_table_opts topts = {.slots = o.slots};
 	struct ctl *c = calloc(1, sizeof(*c));
 	const char *dir = getenv("IOLAYER_SHM_DIR");
-	char name[16];
+	char name[32];
 	uint64_t next_check;
 	struct timespec t0, t1;
 	int r;
@@ -909,6 +909,9 @@ static int controller(struct opts o)
 	iol_table_unlink(TABLE);
 	for (int f = 0; f < NFILE; f++)
 		unlink(sh->files[f]);
+	munmap(sh, sizeof(struct shared));
+	close(c->shm_fd);
+	free(c);
 	return viol ? 1 : 0;
 }
 
