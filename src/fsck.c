@@ -37,6 +37,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "futex/futex.h"
 #include "src/fsck.h"
 #include "src/watcher.h"
 
@@ -96,9 +97,48 @@ static bool test_and_set(uint64_t *b, uint32_t i)
 
 /* ---- locks ------------------------------------------------------------ */
 
+/* Is there no thread tid (in our pid namespace) any more? */
+static bool thread_gone(uint32_t tid)
+{
+	char path[32];
+
+	snprintf(path, sizeof(path), "/proc/%u", tid);
+	return access(path, F_OK) != 0 && errno == ENOENT;
+}
+
+/*
+ * A robust lock word that names a thread which no longer exists, without
+ * FUTEX_OWNER_DIED: the kernel could not mark it when that thread died
+ * (its robust list was broken, or the lock was no longer mapped by then),
+ * and every locker would wait for ever.  Mark it owner-died as the kernel
+ * would have, and wake the waiters: the next locker recovers it.
+ */
+static bool holder_gone(struct ctx *c, _Atomic uint32_t *w, const char *check, const char *what)
+{
+	uint32_t v = atomic_load(w), tid = v & FUTEX_TID_MASK;
+	bool ok = false;
+
+	if ((v & FUTEX_OWNER_DIED) || tid == 0 || !thread_gone(tid))
+		return false;
+	if (c->repair &&
+	    atomic_compare_exchange_strong(w, &v, (v & FUTEX_WAITERS) | FUTEX_OWNER_DIED)) {
+		ioli_futex_wake(w, INT_MAX, false);
+		ok = true;
+	}
+	finding(c, check, 0, ok, "%s is held by thread %u, which no longer exists", what, tid);
+	return true;
+}
+
 static void check_locks(struct ctx *c)
 {
 	struct ioli_hdr *h = c->t->hdr;
+
+	/* First: a repair would wait for ever on such a lock. */
+	holder_gone(c, (_Atomic uint32_t *)&h->lock.__data.__lock, "lock-holder-gone",
+		    "the table lock");
+	holder_gone(c, (_Atomic uint32_t *)&h->walock.__data.__lock, "walock-holder-gone",
+		    "the wait-all lock");
+
 	uint32_t lw = lock_word(&h->lock), wl = lock_word(&h->walock);
 	uint32_t undo = atomic_load(&h->undo_n), wa = atomic_load(&h->wa_n);
 
@@ -671,7 +711,13 @@ static void check_threcs(struct ctx *c)
 	uint32_t hwm = atomic_load(&t->hdr->threc_hwm), dead = 0;
 
 	if (hwm > t->max_threcs) {
-		finding(c, "threc-hwm", 0, false, "thread record high-water mark %u > %u", hwm,
+		bool ok = c->repair && lock(c);
+
+		if (ok) {
+			ioli_tset(t, &t->hdr->threc_hwm, t->max_threcs);
+			ioli_tunlock(t);
+		}
+		finding(c, "threc-hwm", 0, ok, "thread record high-water mark %u > %u", hwm,
 			t->max_threcs);
 		hwm = t->max_threcs;
 	}
@@ -684,6 +730,9 @@ static void check_threcs(struct ctx *c)
 			continue;
 		if ((lw & FUTEX_OWNER_DIED) || (lw & FUTEX_TID_MASK) != tid || tid == 0)
 			dead++;
+		else if (holder_gone(c, (_Atomic uint32_t *)&r->live.__data.__lock, "threc-gone",
+				     "a thread record's liveness lock"))
+			dead += c->repair; /* marked owner-died: now reaped below */
 	}
 	if (dead) {
 		bool ok = c->repair && lock(c);

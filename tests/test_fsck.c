@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -494,6 +495,48 @@ static void dmg_threc_dead(struct fx *f)
 	atomic_store(&h->threc_hwm, i + 1);
 }
 
+/* A thread id that no longer exists: a child's, once reaped. */
+static uint32_t gone_tid(void)
+{
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(0);
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+	return (uint32_t)pid;
+}
+
+static void dmg_lock_holder_gone(struct fx *f)
+{
+	/* The kernel could not mark it owner-died (a broken robust list, or
+	 * the lock unmapped before the holder died): every locker would wait
+	 * for ever.  (So nothing here may lock T before the repair.) */
+	*(_Atomic uint32_t *)&f->map.hdr->lock.__data.__lock = gone_tid();
+}
+
+static void dmg_walock_holder_gone(struct fx *f)
+{
+	*(_Atomic uint32_t *)&f->map.hdr->walock.__data.__lock = gone_tid();
+}
+
+static void dmg_threc_gone(struct fx *f)
+{
+	/* A thread record that looks alive (its lock word names its tid) for
+	 * a thread that no longer exists, owning the mutex m. */
+	struct ioli_hdr *h = f->map.hdr;
+	uint32_t i = atomic_load(&h->threc_hwm), tid = gone_tid();
+	struct ioli_threc *r = &f->map.threcs[i];
+
+	atomic_store(&r->tid, tid);
+	*(_Atomic uint32_t *)&r->live.__data.__lock = tid;
+	atomic_store(&r->state, IOLI_THREC_LIVE);
+	atomic_store(&h->threc_hwm, i + 1);
+	atomic_store(&S(f, f->im)->word, (i + 1) | ((atomic_load(&r->gen) & IOLI_OWNER_GEN_MASK)
+						    << IOLI_OWNER_IDX_BITS));
+	atomic_store(&S(f, f->im)->u.mutex.recursion, 1);
+}
+
 static const struct row rows[] = {
     {"wrong references (too many)", dmg_refs_high, "slot-refs", NULL},
     {"wrong references (too few)", dmg_refs_low, "slot-refs", verify_refs_low},
@@ -524,6 +567,12 @@ static const struct row rows[] = {
     {"a name longer than the maximum", dmg_slot_name, "slot-name", NULL},
     {"a row counting a free slot", dmg_row_dead_slot, "row-dead-slot", NULL},
     {"a thread record of a dead thread", dmg_threc_dead, "threc-dead", NULL},
+    {"the table lock held by a thread that no longer exists", dmg_lock_holder_gone,
+     "lock-holder-gone", NULL},
+    {"the wait-all lock held by a thread that no longer exists", dmg_walock_holder_gone,
+     "walock-holder-gone", NULL},
+    {"a thread record of a thread that no longer exists, owning a mutex", dmg_threc_gone,
+     "threc-gone", verify_abandoned},
 };
 
 static void has_ids(const char *out, const char *expect)
