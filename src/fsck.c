@@ -21,10 +21,12 @@
  *   - thread records: every live one belongs to a live thread; the free
  *     list is sound.
  *
- * Without repair the table is mapped read-only and nothing changes.  With
- * repair, dead processes are reclaimed exactly as survivors do it, and
- * every other fix is a small T critical section of its own (undo-logged
- * like any other), so fsck itself may die at any point and be run again.
+ * Without repair the table is mapped read-only and nothing changes (and
+ * on a table in use a change in flight may be reported).  With repair,
+ * dead processes are reclaimed exactly as survivors do it, then the rest
+ * of the pass holds T, so that no count, list or chain changes under it,
+ * and commits each fix as it is made (undo-logged like any other), so
+ * fsck itself may die at any point and be run again.
  * Every index read from the file is bounds-checked; loops over lists are
  * bounded by the table's size, and cycles are detected with a bitmap.
  */
@@ -49,6 +51,7 @@ struct ctx {
 	int found;
 	int unrepaired;
 	uint32_t hwm;
+	bool held; /* T held for the whole pass (repair) */
 };
 
 static void finding(struct ctx *c, const char *check, uint32_t index, bool repaired,
@@ -75,9 +78,19 @@ static uint32_t lock_word(pthread_mutex_t *m)
 	return atomic_load((_Atomic uint32_t *)&m->__data.__lock);
 }
 
+/* A repair's critical section: its own, or a commit inside the pass that
+ * holds T throughout (see ioli_fsck()). */
 static bool lock(struct ctx *c)
 {
-	return ioli_tlock(c->t) == 0;
+	return c->held || ioli_tlock(c->t) == 0;
+}
+
+static void unlock(struct ctx *c)
+{
+	if (c->held)
+		ioli_tcommit(c->t);
+	else
+		ioli_tunlock(c->t);
 }
 
 /* ---- bitmaps --------------------------------------------------------- */
@@ -146,7 +159,7 @@ static void check_locks(struct ctx *c)
 		bool ok = c->repair && lock(c);
 
 		if (ok)
-			ioli_tunlock(c->t);
+			unlock(c);
 		finding(c, "lock-dead-holder", 0, ok,
 			"the table lock was held by a thread that died (%u undo entries)", undo);
 	} else if (!(lw & FUTEX_TID_MASK) && undo != 0) {
@@ -157,7 +170,7 @@ static void check_locks(struct ctx *c)
 		 * also be a holder's that took the lock after we looked at it:
 		 * only what is there once we hold the lock is stale. */
 		if (c->repair && ioli_tlock_stale(c->t, &stale) == 0) {
-			ioli_tunlock(c->t);
+			unlock(c);
 			ok = true;
 		}
 		if (stale)
@@ -259,7 +272,7 @@ static uint32_t *sum_rows(struct ctx *c)
 				bool ok = c->repair && lock(c);
 				if (ok) {
 					ioli_tset(t, &row[i], 0);
-					ioli_tunlock(t);
+					unlock(c);
 				}
 				finding(c, live ? "row-dead-slot" : "proc-free-rows", i, ok,
 					"process record %u counts %u references on slot %u, which %s",
@@ -286,17 +299,22 @@ static bool drop_slot(struct ctx *c, uint32_t i)
 
 	if (!c->repair || !lock(c))
 		return false;
-	for (uint32_t p = 0; p < t->max_procs; p++) {
+	for (uint32_t p = 0, n = 0; p < t->max_procs; p++) {
 		_Atomic uint32_t *f = &ioli_row(t, p)[i];
 
-		if (atomic_load(f))
-			ioli_tset(t, f, 0);
+		if (!atomic_load(f))
+			continue;
+		ioli_tset(t, f, 0);
+		/* Stay within the undo log: a death past here leaves rows
+		 * cleared and the slot live, which the next fsck frees. */
+		if (c->held && ++n % 32 == 0)
+			ioli_tcommit(t);
 	}
 	if (atomic_load(&ioli_slot(t, i)->state) & IOLI_SLOT_LIVE) {
 		ioli_tset(t, &ioli_slot(t, i)->refs, 0);
 		ioli_slot_free(t, i);
 	}
-	ioli_tunlock(t);
+	unlock(c);
 	return true;
 }
 
@@ -342,13 +360,13 @@ static void set_refs(struct ctx *c, uint32_t i, uint32_t want, bool frec)
 		return;
 	if (c->repair && lock(c)) {
 		if (!(atomic_load(&s->state) & IOLI_SLOT_LIVE)) {
-			ioli_tunlock(t);
+			unlock(c);
 			return; /* freed meanwhile */
 		}
 		want = held_now(c, i, frec);
 		have = atomic_load(&s->refs);
 		if (have == want && want != 0) {
-			ioli_tunlock(t);
+			unlock(c);
 			return; /* a change in flight, not damage */
 		}
 		if (want == 0) {
@@ -357,7 +375,7 @@ static void set_refs(struct ctx *c, uint32_t i, uint32_t want, bool frec)
 		} else {
 			ioli_tset(t, &s->refs, want);
 		}
-		ioli_tunlock(t);
+		unlock(c);
 		ok = true;
 	}
 	finding(c, want ? "slot-refs" : "slot-unreferenced", i, ok,
@@ -534,7 +552,7 @@ static void check_slots(struct ctx *c, const uint32_t *sum)
 				if (ok) {
 					for (unsigned k = 0; k < 7; k++)
 						ioli_tset(t, f[k], want[k]);
-					ioli_tunlock(t);
+					unlock(c);
 				}
 				finding(c, "file-counts", i, ok,
 					"slot %u: file record counts %u opens, the opens say %u", i,
@@ -561,7 +579,7 @@ static void check_slots(struct ctx *c, const uint32_t *sum)
 
 		if (ok) {
 			ioli_tset(t, &t->hdr->live, live);
-			ioli_tunlock(t);
+			unlock(c);
 		}
 		finding(c, "live-count", 0, ok, "the header counts %u live objects, the slots %u",
 			have, live);
@@ -596,7 +614,7 @@ static void check_free_list(struct ctx *c)
 
 			if (ok) {
 				ioli_tset(t, link, 0); /* cut here; leaked slots go back below */
-				ioli_tunlock(t);
+				unlock(c);
 			}
 			finding(c, "free-list", next - 1, ok, "the free list %s (entry %u)",
 				why ? why : "is too long", next - 1);
@@ -614,7 +632,7 @@ static void check_free_list(struct ctx *c)
 
 			ioli_tset(t, &s->next, atomic_load(&t->hdr->free_head));
 			ioli_tset(t, &t->hdr->free_head, i + 1);
-			ioli_tunlock(t);
+			unlock(c);
 		}
 		finding(c, "free-leak", i, ok, "slot %u is neither live nor on the free list", i);
 	}
@@ -669,7 +687,7 @@ static void check_names(struct ctx *c)
 					 * follows is checked next, and named slots cut
 					 * off are put back by the pass below. */
 					ioli_tset(t, link, !loop && s ? atomic_load(&s->next) : 0);
-					ioli_tunlock(t);
+					unlock(c);
 				}
 				finding(c, "name-index", i, ok, "bucket %u %s (slot %u)", b, why, i);
 				if (!ok || loop)
@@ -696,7 +714,7 @@ static void check_names(struct ctx *c)
 		if (ok) {
 			ioli_tset(t, &s->hash, ioli_name_hash(s->name, len));
 			ioli_name_insert(t, i);
-			ioli_tunlock(t);
+			unlock(c);
 		}
 		finding(c, "name-missing", i, ok, "slot %u is named but not in the name index", i);
 	}
@@ -715,7 +733,7 @@ static void check_threcs(struct ctx *c)
 
 		if (ok) {
 			ioli_tset(t, &t->hdr->threc_hwm, t->max_threcs);
-			ioli_tunlock(t);
+			unlock(c);
 		}
 		finding(c, "threc-hwm", 0, ok, "thread record high-water mark %u > %u", hwm,
 			t->max_threcs);
@@ -739,7 +757,7 @@ static void check_threcs(struct ctx *c)
 
 		if (ok) {
 			ioli_threc_reap_dead(t);
-			ioli_tunlock(t);
+			unlock(c);
 		}
 		finding(c, "threc-dead", 0, ok, "%u thread records belong to dead threads", dead);
 	}
@@ -750,25 +768,40 @@ int ioli_fsck(iol_table *t, bool repair, ioli_fsck_cb cb, void *arg, struct ioli
 	struct ctx c = { .t = t, .repair = repair, .cb = cb, .arg = arg };
 	uint32_t *sum;
 
+	/* Locks first (a repair must not wait on one held by the gone), then
+	 * the dead, reclaimed as survivors do it. */
+	check_locks(&c);
+	check_procs(&c);
+	/*
+	 * The rest compares counts, lists and chains that any attached
+	 * process may change under T.  A check alone (read-only) can only
+	 * look without it, and on a table in use may report a change in
+	 * flight.  A repair holds T for the whole pass, so that nothing it
+	 * counts or walks changes under it, and commits each fix as it goes.
+	 */
+	if (repair && ioli_tlock(t) == 0)
+		c.held = true;
 	c.hwm = atomic_load(&t->hdr->hwm);
 	if (c.hwm > t->nslots) {
 		bool ok = repair && lock(&c);
 
 		if (ok) {
 			ioli_tset(t, &t->hdr->hwm, t->nslots);
-			ioli_tunlock(t);
+			unlock(&c);
 		}
 		finding(&c, "hwm", 0, ok, "high-water mark %u > %u slots", c.hwm, t->nslots);
 		c.hwm = t->nslots;
 	}
-	check_locks(&c);
-	check_procs(&c);
 	check_threcs(&c);
 	sum = sum_rows(&c);
 	check_slots(&c, sum);
 	free(sum);
 	check_free_list(&c);
 	check_names(&c);
+	if (c.held) {
+		c.held = false;
+		ioli_tunlock(t);
+	}
 	res->found = c.found;
 	res->unrepaired = c.unrepaired;
 	return 0;

@@ -299,6 +299,9 @@ int ioli_tlock(iol_table *t);
 /* ioli_tlock(), also saying how long a stale log it emptied was (fsck). */
 int ioli_tlock_stale(iol_table *t, uint32_t *stale);
 void ioli_tunlock(iol_table *t);
+/* Under T: make every write so far permanent (the commit point of
+ * ioli_tunlock()) and start an empty undo log, keeping T (fsck). */
+void ioli_tcommit(iol_table *t);
 /* Under T: log the old value of a 32-bit field, then store v. */
 void ioli_tset(iol_table *t, _Atomic uint32_t *field, uint32_t v);
 int ioli_robust_mutex_init(pthread_mutex_t *m);

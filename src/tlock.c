@@ -100,6 +100,11 @@ void ioli_tunlock(iol_table *t)
 		ioli_watcher_reclaim(t);
 }
 
+void ioli_tcommit(iol_table *t)
+{
+	atomic_store_explicit(&t->hdr->undo_n, 0, memory_order_release);
+}
+
 void ioli_tset(iol_table *t, _Atomic uint32_t *field, uint32_t v)
 {
 	struct ioli_hdr *h = t->hdr;

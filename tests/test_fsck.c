@@ -667,24 +667,38 @@ static void churn(int rd, int wr, void *arg)
 	int m = iol_mutex_open(t, "m", 0, false);
 	CHILD_CHECK(s > 0 && m > 0);
 	CHILD_CHECK(crash_write(wr, &c, 1));
-	/* dup and close until told to stop (the command pipe is readable) */
+	/* Until told to stop (the command pipe is readable): dup and close,
+	 * create and destroy anonymous and named objects (slots allocated
+	 * and freed, names inserted and removed). */
 	CHILD_CHECK(fcntl(rd, F_SETFL, O_NONBLOCK) == 0);
-	while (read(rd, &c, 1) < 0) {
+	for (unsigned n = 0; read(rd, &c, 1) < 0; n++) {
 		int h[8];
+		char name[32];
 
 		for (int i = 0; i < 8; i++)
 			CHILD_CHECK((h[i] = iol_dup(i & 1 ? s : m)) > 0);
 		for (int i = 0; i < 8; i++)
 			CHILD_CHECK(iol_close(h[i]) == 0);
+		if (!(arg && (n & 1)))
+			continue;
+		snprintf(name, sizeof(name), "churn-%u", n % 5);
+		h[0] = iol_semaphore_open(t, NULL, 0, 0, 1);
+		h[1] = iol_event_open(t, name, IOL_CREATE, false, false);
+		h[2] = iol_semaphore_open(t, NULL, 0, 0, 1);
+		CHILD_CHECK(h[0] > 0 && h[1] > 0 && h[2] > 0);
+		CHILD_CHECK(iol_close(h[1]) == 0);
+		CHILD_CHECK(iol_close(h[0]) == 0);
+		CHILD_CHECK(iol_close(h[2]) == 0);
 	}
 	exit(0);
 }
 
 /*
- * fsck --repair while another process dups and closes handles as fast as
- * it can: reference counts computed without the table lock are stale a
- * moment later, so a repair must count again under the lock, or it would
- * "repair" a correct count to a wrong one.
+ * fsck --repair while another process dups and closes handles and creates
+ * and destroys objects as fast as it can: counts, lists and chains read
+ * without the table lock are stale a moment later, so a repair holds the
+ * lock for its pass, or it would "repair" a correct count to a wrong one,
+ * cut a free list that was only changing, or put a live slot on it.
  */
 static void test_repair_while_in_use(void **state)
 {
@@ -692,7 +706,7 @@ static void test_repair_while_in_use(void **state)
 	struct fx *f = &st->f;
 	char c;
 
-	crash_fork(&f->child, churn, NULL);
+	crash_fork(&f->child, churn, (void *)1);
 	crash_recv(&f->child, &c, 1);
 	for (int i = 0; i < 2000; i++) {
 		char ids[256];
