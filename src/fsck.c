@@ -513,11 +513,12 @@ static void check_slots(struct ctx *c, const uint32_t *sum)
 			live--;
 			continue;
 		}
-		if (atomic_load(&s->name_len) > IOL_NAME_MAX) {
+		uint32_t len = atomic_load(&s->name_len);
+
+		if (len > IOL_NAME_MAX) {
 			bool ok = drop_slot(c, i);
 
-			finding(c, "slot-name", i, ok, "slot %u: name length %u", i,
-				atomic_load(&s->name_len));
+			finding(c, "slot-name", i, ok, "slot %u: name length %u", i, len);
 			live--;
 			continue;
 		}
@@ -653,13 +654,17 @@ static void check_names(struct ctx *c)
 		uint32_t steps = 0, visits = 0;
 
 		for (;;) {
-			uint32_t next = atomic_load(link), i = next - 1;
+			uint32_t next = atomic_load(link), i = next - 1, len = 0, hash = 0;
 			const char *why = NULL;
 			struct ioli_slot *s;
 
 			if (next == 0)
 				break;
 			s = i < t->nslots ? ioli_slot(t, i) : NULL;
+			if (s) { /* read once: what is checked is what is used */
+				len = atomic_load(&s->name_len);
+				hash = atomic_load(&s->hash);
+			}
 			/* Every entry counts, unlinked ones too: a bad entry whose
 			 * link leads back to itself would otherwise be unlinked
 			 * for ever. */
@@ -669,12 +674,9 @@ static void check_names(struct ctx *c)
 				why = "points outside the used slots";
 			else if (!(atomic_load(&s->state) & IOLI_SLOT_LIVE))
 				why = "holds a free slot";
-			else if (atomic_load(&s->name_len) == 0 ||
-				 atomic_load(&s->name_len) > IOL_NAME_MAX)
+			else if (len == 0 || len > IOL_NAME_MAX)
 				why = "holds an unnamed slot";
-			else if (ioli_name_hash(s->name, atomic_load(&s->name_len)) !=
-					 atomic_load(&s->hash) ||
-				 (atomic_load(&s->hash) & (t->nbuckets - 1)) != b)
+			else if (ioli_name_hash(s->name, len) != hash || (hash & (t->nbuckets - 1)) != b)
 				why = "holds a slot in the wrong bucket";
 			else if (test_and_set(seen, i) || ++steps > t->nslots)
 				why = "loops";
