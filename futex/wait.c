@@ -318,20 +318,30 @@ int iol_wait_many(const int *handles, unsigned n, unsigned flags, int64_t timeou
 	if (!handles || n == 0 || n > IOL_MAX_WAIT || (flags & ~IOL_WAIT_ALL) ||
 	    !valid_timeout(timeout_ns))
 		return -EINVAL;
+	/* Duplicates by an open-addressed set of (table, slot): linear in n. */
+	uint8_t seen[2 * IOL_MAX_WAIT] = { 0 }; /* index + 1 into o[] */
 	for (unsigned i = 0; i < n; i++) {
 		r = resolve(handles[i], &o[i]);
 		if (r)
 			return r;
-		for (unsigned j = 0; j < i; j++) {
-			if (o[j].r.t == o[i].r.t && o[j].r.slot == o[i].r.slot) {
+		if (w.all && o[i].r.t != o[0].r.t)
+			return -EXDEV;
+		uint32_t k = (o[i].r.slot * 2654435761u ^ (uint32_t)o[i].r.t->id) &
+			     (2 * IOL_MAX_WAIT - 1);
+		for (;; k = (k + 1) & (2 * IOL_MAX_WAIT - 1)) {
+			struct ioli_waitobj *p = seen[k] ? &o[seen[k] - 1] : NULL;
+
+			if (!p) {
+				seen[k] = (uint8_t)(i + 1);
+				break;
+			}
+			if (p->r.t == o[i].r.t && p->r.slot == o[i].r.slot) {
 				o[i].dup = true;
 				break;
 			}
 		}
 		if (o[i].dup && w.all)
 			return -EINVAL;
-		if (w.all && o[i].r.t != o[0].r.t)
-			return -EXDEV;
 		distinct += !o[i].dup;
 	}
 	r = attempt(&w);

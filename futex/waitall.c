@@ -56,7 +56,7 @@ static void wa_recover(iol_table *t)
 static int walock(iol_table *t)
 {
 	struct ioli_hdr *h = t->hdr;
-	int r = pthread_mutex_lock(&h->walock);
+	int r = ioli_robust_lock(&h->walock);
 
 	if (r == EOWNERDEAD) {
 		wa_recover(t);
@@ -74,20 +74,27 @@ static int walock(iol_table *t)
 	return 0;
 }
 
-void ioli_walock_pass(iol_table *t, _Atomic uint32_t *word)
+int ioli_walock_pass(iol_table *t, struct ioli_slot *s)
 {
-	if (walock(t) != 0)
-		return;
-	if (word) {
-		uint32_t v = atomic_load(word);
+	int r = walock(t);
 
-		/* Only the holder of L sets LOCKED, and it clears it before it
-		 * unlocks (or the recovery above did): we hold L, so this bit
-		 * is garbage.  Clear it, or its readers would spin forever. */
-		if ((v & IOLI_W_LOCKED) && atomic_compare_exchange_strong(word, &v, v & ~IOLI_W_LOCKED))
-			ioli_futex_wake(word, INT_MAX, t->futex_private);
+	if (r)
+		return r;
+	/* Only the holder of L sets LOCKED, and it clears it before it
+	 * unlocks (or the recovery above did): we hold L, so a LOCKED bit
+	 * still set is garbage (a scribbled table).  Clear it and wake its
+	 * sleepers, rather than have its readers wait for it forever. */
+	if (s) {
+		uint32_t v = atomic_load(&s->word);
+
+		while ((v & IOLI_W_LOCKED) &&
+		       !atomic_compare_exchange_weak(&s->word, &v, v & ~IOLI_W_LOCKED))
+			;
+		if (v & IOLI_W_LOCKED)
+			ioli_futex_wake(&s->word, INT_MAX, t->futex_private);
 	}
 	pthread_mutex_unlock(&t->hdr->walock);
+	return 0;
 }
 
 /*
@@ -149,7 +156,6 @@ static void took_mutex(struct ioli_waitobj *o, uint32_t old, uint32_t me)
 		return;
 	}
 	atomic_store_explicit(&s->u.mutex.recursion, 1, memory_order_relaxed);
-	atomic_store_explicit(&s->u.mutex.owner_tid, ioli_gettid(), memory_order_relaxed);
 	ioli_owned_push(o->r.t, o->r.slot);
 }
 

@@ -21,9 +21,9 @@ int iol_event_open(iol_table *t, const char *name, unsigned flags, bool manual_r
 		   bool initial_state)
 {
 	struct ioli_create c = {
-		.type = IOL_TYPE_EVENT,
-		.flags = manual_reset ? IOLI_OBJ_MANUAL : 0,
-		.word = initial_state ? IOLI_EV_SIGNALED : 0,
+	    .type = IOL_TYPE_EVENT,
+	    .flags = manual_reset ? IOLI_OBJ_MANUAL : 0,
+	    .word = initial_state ? IOLI_EV_SIGNALED : 0,
 	};
 
 	if (!t)
@@ -44,15 +44,20 @@ static int get_event(int h, struct ioli_href *r, bool *manual)
 	return 0;
 }
 
-static uint32_t load_unlocked(iol_table *t, struct ioli_slot *s)
+/* The word once no wait-all holds it LOCKED. */
+static int load_unlocked(iol_table *t, struct ioli_slot *s, uint32_t *out)
 {
 	uint32_t v = atomic_load(&s->word);
 
 	while (v & IOLI_W_LOCKED) {
-		ioli_walock_pass(t, &s->word);
+		int err = ioli_walock_pass(t, s);
+
+		if (err)
+			return err;
 		v = atomic_load(&s->word);
 	}
-	return v;
+	*out = v;
+	return 0;
 }
 
 int iol_event_set(int h)
@@ -64,10 +69,12 @@ int iol_event_set(int h)
 
 	if (err)
 		return err;
-	v = load_unlocked(r.t, r.s);
+	err = load_unlocked(r.t, r.s, &v);
 	for (;;) {
+		if (err)
+			return err;
 		if (v & IOLI_W_LOCKED) {
-			v = load_unlocked(r.t, r.s);
+			err = load_unlocked(r.t, r.s, &v);
 			continue;
 		}
 		if (v & IOLI_EV_SIGNALED)
@@ -88,10 +95,12 @@ int iol_event_reset(int h)
 
 	if (err)
 		return err;
-	v = load_unlocked(r.t, r.s);
+	err = load_unlocked(r.t, r.s, &v);
 	for (;;) {
+		if (err)
+			return err;
 		if (v & IOLI_W_LOCKED) {
-			v = load_unlocked(r.t, r.s);
+			err = load_unlocked(r.t, r.s, &v);
 			continue;
 		}
 		if (!(v & IOLI_EV_SIGNALED))
@@ -111,16 +120,19 @@ int iol_event_pulse(int h)
 
 	if (err)
 		return err;
-	v = load_unlocked(r.t, r.s);
+	err = load_unlocked(r.t, r.s, &v);
 	for (;;) {
+		if (err)
+			return err;
 		if (v & IOLI_W_LOCKED) {
-			v = load_unlocked(r.t, r.s);
+			err = load_unlocked(r.t, r.s, &v);
 			continue;
 		}
 		waiters = atomic_load(&r.s->waiters);
 		nv = v & ~IOLI_EV_SIGNALED;
 		if (waiters)
-			nv = (nv & ~IOLI_EV_EPOCH_MASK) | ((v + IOLI_EV_EPOCH_ONE) & IOLI_EV_EPOCH_MASK);
+			nv = (nv & ~IOLI_EV_EPOCH_MASK) |
+			     ((v + IOLI_EV_EPOCH_ONE) & IOLI_EV_EPOCH_MASK);
 		if (atomic_compare_exchange_weak(&r.s->word, &v, nv))
 			break;
 	}
@@ -130,7 +142,7 @@ int iol_event_pulse(int h)
 			uint32_t gv = atomic_load(g);
 
 			while (!atomic_compare_exchange_weak(
-				g, &gv, gv + 1 > atomic_load(&r.s->waiters) ? gv : gv + 1))
+			    g, &gv, gv + 1 > atomic_load(&r.s->waiters) ? gv : gv + 1))
 				;
 		}
 		/* Everyone: each checks its own epoch (and grants). */
@@ -148,17 +160,19 @@ int ioli_event_try(struct ioli_waitobj *o)
 
 	for (;;) {
 		if (v & IOLI_W_LOCKED) {
-			ioli_walock_pass(o->r.t, &s->word);
+			int err = ioli_walock_pass(o->r.t, s);
+
+			if (err)
+				return err;
 			v = atomic_load_explicit(&s->word, memory_order_acquire);
 			continue;
 		}
 		if (v & IOLI_EV_SIGNALED) {
 			if (manual)
 				return 0;
-			if (atomic_compare_exchange_weak_explicit(&s->word, &v,
-								  v & ~IOLI_EV_SIGNALED,
-								  memory_order_acquire,
-								  memory_order_acquire))
+			if (atomic_compare_exchange_weak_explicit(
+				&s->word, &v, v & ~IOLI_EV_SIGNALED, memory_order_acquire,
+				memory_order_acquire))
 				return 0;
 			continue;
 		}

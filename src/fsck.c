@@ -178,19 +178,15 @@ static void check_locks(struct ctx *c)
 				"the table lock is free but its undo log holds %u entries", stale);
 	}
 	if (wl & FUTEX_OWNER_DIED) {
-		bool ok = c->repair;
+		bool ok = c->repair && ioli_walock_pass(c->t, NULL) == 0;
 
-		if (ok)
-			ioli_walock_pass(c->t, NULL);
 		finding(c, "walock-dead-holder", 0, ok,
 			"the wait-all lock was held by a thread that died (%u journal entries)",
 			wa);
 	} else if (!(wl & FUTEX_TID_MASK) && wa != 0) {
-		bool ok = c->repair;
-
 		/* Taking L empties a journal its last holder left behind. */
-		if (ok)
-			ioli_walock_pass(c->t, NULL);
+		bool ok = c->repair && ioli_walock_pass(c->t, NULL) == 0;
+
 		finding(c, "walock-journal-stale", 0, ok,
 			"the wait-all lock is free but its journal holds %u entries", wa);
 	}
@@ -215,6 +211,23 @@ static void check_locked_word(struct ctx *c, uint32_t i, struct ioli_slot *s)
 static void check_procs(struct ctx *c)
 {
 	iol_table *t = c->t;
+	uint32_t hwm = atomic_load(&t->hdr->proc_hwm), used = 0;
+
+	/* fsck reads every record; everyone else stops at proc_hwm. */
+	for (uint32_t p = 0; p < t->max_procs; p++)
+		if (atomic_load(&t->procs[p].state) != IOLI_PROC_FREE)
+			used = p + 1;
+	if (used > hwm || hwm > t->max_procs) {
+		bool ok = c->repair && lock(c);
+
+		if (ok) {
+			ioli_tset(t, &t->hdr->proc_hwm, used > hwm ? used : t->max_procs);
+			ioli_tunlock(t);
+		}
+		finding(c, "proc-hwm", 0, ok,
+			"process record high-water mark %u, but record %u is in use", hwm,
+			used ? used - 1 : 0);
+	}
 
 	for (uint32_t p = 0; p < t->max_procs; p++) {
 		struct ioli_proc *pr = &t->procs[p];
@@ -455,7 +468,7 @@ static void check_ended(struct ctx *c, uint32_t i, struct ioli_slot *s, uint32_t
 	if (!gone)
 		return;
 	if (c->repair)
-		ioli_signal_ended(t, s);
+		ioli_post_exit(t, i, atomic_load(&s->gen), 0);
 	finding(c, type == IOL_TYPE_THREAD ? "thread-unsignaled" : "process-unsignaled", i,
 		c->repair, "slot %u: %s ended but its object is not signaled", i,
 		type == IOL_TYPE_THREAD ? "the thread" : "the process");

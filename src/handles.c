@@ -295,7 +295,7 @@ void ioli_handles_atfork_parent(void)
  * references), keeping generations so old values stay refused. */
 void ioli_handles_after_fork(void)
 {
-	pthread_mutex_init(&hlock, NULL);
+	pthread_mutex_unlock(&hlock);
 	free_head = free_tail = 0;
 	for (uint32_t i = 0; i < nentries; i++) {
 		struct hent *e = entry(i);

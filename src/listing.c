@@ -38,6 +38,10 @@ static bool read_obj(iol_table *t, uint32_t i, struct obj *o)
 	o->type = IOLI_SLOT_TYPE(st);
 	o->flags = IOLI_SLOT_FLAGS(st);
 	o->refs = atomic_load(&s->refs);
+	/* handles, not iolayer's own references (a spawner's, a thread's) */
+	uint32_t internal = atomic_load(&s->internal);
+	if (o->refs >= internal)
+		o->refs -= internal;
 	o->name_len = atomic_load(&s->name_len);
 	if (o->name_len > IOL_NAME_MAX || (o->flags & IOLI_OBJ_KEYED))
 		o->name_len = 0;
@@ -234,8 +238,15 @@ static uint64_t handles_of(iol_table *t, uint32_t p)
 	for (uint32_t page = 0; page * 1024u < t->nslots; page++) {
 		if (!(atomic_load(&t->procs[p].row_pages[page / 64]) & (1ull << (page % 64))))
 			continue;
-		for (uint32_t i = page * 1024u; i < t->nslots && i < (page + 1) * 1024u; i++)
-			n += atomic_load(&row[i]);
+		for (uint32_t i = page * 1024u; i < t->nslots && i < (page + 1) * 1024u; i++) {
+			uint32_t held = atomic_load(&row[i]);
+
+			/* not counting the reference a spawner or creator keeps */
+			if (held && ioli_created_by(t, i, p, atomic_load(&t->procs[p].gen)) &&
+			    atomic_load(&ioli_slot(t, i)->internal))
+				held--;
+			n += held;
+		}
 	}
 	return n;
 }
@@ -245,7 +256,7 @@ void ioli_list_text(iol_table *t, const char *path, FILE *out)
 	uint32_t hwm = hwm_of(t), nattached = 0;
 	struct obj o;
 
-	for (uint32_t p = 0; p < t->max_procs; p++)
+	for (uint32_t p = 0; p < ioli_proc_hwm(t); p++)
 		nattached += atomic_load(&t->procs[p].state) == IOLI_PROC_LIVE;
 	fprintf(out, "table %s (%s): %u slots, %u live objects, %u processes attached\n\n",
 		t->name, path, t->nslots, atomic_load(&t->hdr->live), nattached);
@@ -261,7 +272,7 @@ void ioli_list_text(iol_table *t, const char *path, FILE *out)
 		fputc('\n', out);
 	}
 	fprintf(out, "\n%6s  %8s  %-6s  %8s\n", "RECORD", "PID", "STATE", "HANDLES");
-	for (uint32_t p = 0; p < t->max_procs; p++) {
+	for (uint32_t p = 0; p < ioli_proc_hwm(t); p++) {
 		struct ioli_proc *pr = &t->procs[p];
 
 		if (atomic_load(&pr->state) != IOLI_PROC_LIVE)
@@ -297,7 +308,7 @@ void ioli_list_json(iol_table *t, const char *path, FILE *out)
 	}
 	fputs("],\"processes\":[", out);
 	first = true;
-	for (uint32_t p = 0; p < t->max_procs; p++) {
+	for (uint32_t p = 0; p < ioli_proc_hwm(t); p++) {
 		struct ioli_proc *pr = &t->procs[p];
 
 		if (atomic_load(&pr->state) != IOLI_PROC_LIVE)

@@ -36,29 +36,32 @@ int iol_mutex_open(iol_table *t, const char *name, unsigned flags, bool initial_
 	return ioli_object_open(t, name, flags, &c);
 }
 
-static void took(struct ioli_waitobj *o, uint32_t slot)
+/* The owner's tid is not stored beside the word: iol_query finds it in
+ * the owner's thread record, so taking a mutex writes one field less. */
+static void took(struct ioli_waitobj *o, struct ioli_me *m)
 {
-	struct ioli_slot *s = o->r.s;
-
 	IOLI_FAULT("mutex.acquired"); /* owner dies before any bookkeeping */
-	atomic_store_explicit(&s->u.mutex.recursion, 1, memory_order_relaxed);
-	atomic_store_explicit(&s->u.mutex.owner_tid, ioli_gettid(), memory_order_relaxed);
-	ioli_owned_push(o->r.t, slot);
+	atomic_store_explicit(&o->r.s->u.mutex.recursion, 1, memory_order_relaxed);
+	ioli_me_push(m, o->r.slot);
 }
 
 int ioli_mutex_try(struct ioli_waitobj *o)
 {
 	iol_table *t = o->r.t;
 	struct ioli_slot *s = o->r.s;
+	struct ioli_me *m;
 	uint32_t me, v, owner;
-	int err = ioli_self_owner(t, &me);
+	int err = ioli_me_get(t, &m);
 
 	if (err)
 		return err;
+	me = m->owner;
 	v = atomic_load_explicit(&s->word, memory_order_acquire);
 	for (;;) {
 		if (v & IOLI_W_LOCKED) {
-			ioli_walock_pass(t, &s->word);
+			err = ioli_walock_pass(t, s);
+			if (err)
+				return err;
 			v = atomic_load_explicit(&s->word, memory_order_acquire);
 			continue;
 		}
@@ -67,7 +70,7 @@ int ioli_mutex_try(struct ioli_waitobj *o)
 			if (atomic_compare_exchange_weak_explicit(&s->word, &v, me,
 								  memory_order_acquire,
 								  memory_order_acquire)) {
-				took(o, o->r.slot);
+				took(o, m);
 				return (v & IOLI_MX_ABANDONED) ? IOL_ABANDONED : 0;
 			}
 			continue;
@@ -101,6 +104,7 @@ int iol_mutex_release(int h)
 {
 	struct ioli_href r;
 	struct ioli_slot *s;
+	struct ioli_me *m;
 	uint32_t me, v, rec;
 	int err = ioli_handle_get(h, &r);
 
@@ -109,7 +113,8 @@ int iol_mutex_release(int h)
 	if (r.type != IOL_TYPE_MUTEX)
 		return -EINVAL;
 	s = r.s;
-	me = ioli_self_owner_peek(r.t);
+	m = ioli_me_find(r.t);
+	me = m ? m->owner : 0;
 	v = atomic_load_explicit(&s->word, memory_order_relaxed);
 	if (me == 0 || (v & (IOLI_MX_OWNER_MASK | IOLI_W_LOCKED)) != me)
 		return -EPERM;
@@ -119,8 +124,7 @@ int iol_mutex_release(int h)
 		return (int)(rec > INT_MAX ? INT_MAX : rec);
 	}
 	atomic_store_explicit(&s->u.mutex.recursion, 0, memory_order_relaxed);
-	atomic_store_explicit(&s->u.mutex.owner_tid, 0, memory_order_relaxed);
-	ioli_owned_pop(r.t, r.slot);
+	ioli_me_pop(m, r.slot);
 	/* seq_cst: the store of "free" and the load of the waiter count in
 	 * ioli_wake() pair with a waiter's count increment and word load. */
 	while (!atomic_compare_exchange_weak(&s->word, &v, 0)) {
@@ -142,7 +146,6 @@ void ioli_mutex_abandon_owned(iol_table *t, uint32_t slot, uint32_t owner)
 		return;
 	while ((v & IOLI_MX_OWNER_MASK) == owner && !(v & IOLI_W_LOCKED)) {
 		atomic_store_explicit(&s->u.mutex.recursion, 0, memory_order_relaxed);
-		atomic_store_explicit(&s->u.mutex.owner_tid, 0, memory_order_relaxed);
 		if (atomic_compare_exchange_weak(&s->word, &v, IOLI_MX_ABANDONED)) {
 			ioli_wake(t, s, 1);
 			return;

@@ -77,11 +77,8 @@ again:
 		atomic_store_explicit(&s->word, c->word, memory_order_relaxed);
 		switch (c->type) {
 		case IOL_TYPE_MUTEX:
-			if (c->own) {
+			if (c->own)
 				atomic_store_explicit(&s->u.mutex.recursion, 1, memory_order_relaxed);
-				atomic_store_explicit(&s->u.mutex.owner_tid, ioli_gettid(),
-						      memory_order_relaxed);
-			}
 			break;
 		case IOL_TYPE_SEMAPHORE:
 			s->u.sem.max = c->u32a;

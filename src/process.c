@@ -10,6 +10,7 @@
  * beside it (see src/watcher.c for who posts it).
  */
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -100,6 +101,8 @@ int iol_process_spawn(iol_table *t, const char *file, char *const argv[],
 	err = ioli_ref_get(t, t->self, (uint32_t)idx);
 	if (!err)
 		err = ioli_ref_get(t, t->self, (uint32_t)idx);
+	if (!err)
+		ioli_tset(t, &ioli_slot(t, (uint32_t)idx)->internal, 1);
 	gen = atomic_load_explicit(&ioli_slot(t, (uint32_t)idx)->gen, memory_order_relaxed);
 	ioli_tunlock(t);
 	if (err)
@@ -148,6 +151,13 @@ out_slot:
 out_cancel:
 	ioli_handle_cancel(h);
 	return err;
+}
+
+static bool pidfd_readable(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, 0) == 1;
 }
 
 int iol_process_open(iol_table *t, pid_t pid)
@@ -214,6 +224,13 @@ again:
 		fill_slot(ioli_slot(t, idx), pid, kind, ident, 0, 0);
 		ioli_slot_set_key(t, idx, key, sizeof(key));
 		created = true;
+	}
+	if (!created && (atomic_load(&ioli_slot(t, idx)->word) & IOLI_SIG_SIGNALED) &&
+	    !pidfd_readable(pidfd)) {
+		/* The object says ended, the process says alive: a start-time
+		 * identity that collided (same pid, same clock tick). */
+		err = -ESRCH;
+		goto out_unlock;
 	}
 	err = ioli_ref_get(t, t->self, idx);
 	if (err) {

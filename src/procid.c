@@ -36,12 +36,14 @@ static int starttime(pid_t pid, uint64_t *out)
 	if (n <= 0)
 		return -ESRCH;
 	buf[n] = '\0';
-	/* comm may hold spaces and parentheses: fields count from the last ')' */
+	/* comm may hold spaces and parentheses: fields count from the last
+	 * ')'.  p starts at the space before field 3 and each step moves it
+	 * to the space before the next field, ending before field 22. */
 	p = strrchr(buf, ')');
 	if (!p)
 		return -EPROTO;
 	p++;
-	for (int field = 2; field < 22; field++) {
+	for (int field = 3; field < 22; field++) {
 		p = strchr(p + 1, ' ');
 		if (!p)
 			return -EPROTO;

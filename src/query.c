@@ -92,6 +92,8 @@ int iol_query(int h, struct iol_info *out)
 	memset(out, 0, sizeof(*out));
 	out->type = (int)IOLI_SLOT_TYPE(st);
 	out->refs = atomic_load_explicit(&s->refs, memory_order_relaxed);
+	uint32_t internal = atomic_load_explicit(&s->internal, memory_order_relaxed);
+	out->refs = out->refs >= internal ? out->refs - internal : 0;
 	len = atomic_load_explicit(&s->name_len, memory_order_relaxed);
 	if (len > IOL_NAME_MAX || (IOLI_SLOT_FLAGS(st) & IOLI_OBJ_KEYED))
 		len = 0; /* internal keys are not names */

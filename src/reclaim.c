@@ -42,6 +42,22 @@ static bool same_record(iol_table *t, uint32_t p, uint32_t gen)
 	       atomic_load_explicit(&pr->gen, memory_order_relaxed) == gen;
 }
 
+/* Was the slot's object spawned or created by record p (so that its
+ * internal reference is p's)? */
+bool ioli_created_by(iol_table *t, uint32_t slot, uint32_t p, uint32_t gen)
+{
+	struct ioli_slot *s = ioli_slot(t, slot);
+	uint32_t type = IOLI_SLOT_TYPE(atomic_load(&s->state));
+
+	if (type == IOL_TYPE_PROCESS)
+		return atomic_load(&s->u.proc.spawner) == p + 1 &&
+		       atomic_load(&s->u.proc.spawner_gen) == gen;
+	if (type == IOL_TYPE_THREAD)
+		return atomic_load(&s->u.thread.creator) == p + 1 &&
+		       atomic_load(&s->u.thread.creator_gen) == gen;
+	return false;
+}
+
 /* Under T: give back n of process p's references on slot s. */
 void ioli_ref_put_n(iol_table *t, uint32_t p, uint32_t slot, uint32_t n)
 {
@@ -94,7 +110,7 @@ static void signal_orphans(iol_table *t, uint32_t p, uint32_t gen)
 		if (IOLI_SLOT_TYPE(st) == IOL_TYPE_THREAD &&
 		    atomic_load(&s->u.thread.creator) == p + 1 &&
 		    atomic_load(&s->u.thread.creator_gen) == gen) {
-			ioli_signal_ended(t, s);
+			ioli_post_exit(t, i, atomic_load(&s->gen), 0);
 		} else if (IOLI_SLOT_TYPE(st) == IOL_TYPE_PROCESS &&
 			   atomic_load(&s->u.proc.spawner) == p + 1 &&
 			   atomic_load(&s->u.proc.spawner_gen) == gen) {
@@ -137,6 +153,8 @@ static int put_row(iol_table *t, uint32_t p, uint32_t gen)
 				ioli_tunlock(t);
 				return 1; /* another survivor finished it */
 			}
+			if (ioli_created_by(t, s, p, gen))
+				ioli_tset(t, &ioli_slot(t, s)->internal, 0);
 			ioli_ref_put_n(t, p, s, atomic_load_explicit(&row[s], memory_order_relaxed));
 			ioli_tunlock(t);
 		}
@@ -231,7 +249,7 @@ int ioli_reclaim_dead(iol_table *t)
 		return 0;
 	tlock_recover_if_dead(t);
 	walock_recover_if_dead(t);
-	for (uint32_t p = 0; p < t->max_procs; p++) {
+	for (uint32_t p = 0; p < ioli_proc_hwm(t); p++) {
 		struct ioli_proc *pr = &t->procs[p];
 		uint32_t gen;
 

@@ -12,7 +12,7 @@
 int iol_semaphore_open(iol_table *t, const char *name, unsigned flags, uint32_t initial,
 		       uint32_t max)
 {
-	struct ioli_create c = { .type = IOL_TYPE_SEMAPHORE, .word = initial, .u32a = max };
+	struct ioli_create c = {.type = IOL_TYPE_SEMAPHORE, .word = initial, .u32a = max};
 
 	if (!t)
 		return -EINVAL;
@@ -42,7 +42,9 @@ int iol_semaphore_release(int h, uint32_t count)
 	v = atomic_load(&r.s->word);
 	for (;;) {
 		if (v & IOLI_W_LOCKED) {
-			ioli_walock_pass(r.t, &r.s->word);
+			err = ioli_walock_pass(r.t, r.s);
+			if (err)
+				return err;
 			v = atomic_load(&r.s->word);
 			continue;
 		}
@@ -63,7 +65,10 @@ int ioli_sem_try(struct ioli_waitobj *o)
 
 	for (;;) {
 		if (v & IOLI_W_LOCKED) {
-			ioli_walock_pass(o->r.t, &s->word);
+			int err = ioli_walock_pass(o->r.t, s);
+
+			if (err)
+				return err;
 			v = atomic_load_explicit(&s->word, memory_order_acquire);
 			continue;
 		}

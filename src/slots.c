@@ -55,6 +55,7 @@ int ioli_slot_alloc(iol_table *t, uint32_t type, uint32_t flags, const char *nam
 	ioli_tset(t, &s->hash, hash);
 	ioli_tset(t, &s->next, 0);
 	ioli_tset(t, &s->refs, 0);
+	ioli_tset(t, &s->internal, 0);
 	ioli_tset(t, &s->state, IOLI_SLOT_LIVE | (type & 0xffu) | ((flags & 0xffu) << 8));
 	tadd(t, &h->live, 1);
 	if (len)

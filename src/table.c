@@ -46,7 +46,7 @@ static void atfork_parent(void)
  * marked so, and shared memory is left exactly as the parent has it. */
 static void atfork_child(void)
 {
-	pthread_mutex_init(&reg_lock, NULL);
+	pthread_mutex_unlock(&reg_lock);
 	for (iol_table *t = registry; t; t = t->reg_next)
 		atomic_store(&t->forked, true);
 	ioli_handles_after_fork();
@@ -165,12 +165,26 @@ static int table_path(const char *name, char *buf, size_t len)
 
 /* ---- creating ------------------------------------------------------- */
 
+/* A new table's token salt: random, with its low 16 bits (the part a
+ * token carries) non-zero, so a token of one table, shared or private,
+ * does not name an object of another. */
+static uint32_t new_salt(const void *seed)
+{
+	uint32_t salt = 0;
+
+	if (getrandom(&salt, sizeof(salt), 0) != sizeof(salt))
+		salt = (uint32_t)getpid() ^ (uint32_t)(uintptr_t)seed;
+	if ((salt & 0xffffu) == 0)
+		salt |= 1;
+	return salt;
+}
+
 static int init_file(int fd, uint32_t nslots, mode_t mode)
 {
 	struct ioli_layout l;
 	struct ioli_hdr *h;
 	size_t hsz = (sizeof(struct ioli_hdr) + IOLI_PAGE - 1) & ~(size_t)(IOLI_PAGE - 1);
-	uint32_t salt = 0;
+	uint32_t salt;
 	int err;
 
 	ioli_layout_compute(nslots, IOL_TABLE_MAX_PROCS, &l);
@@ -179,9 +193,7 @@ static int init_file(int fd, uint32_t nslots, mode_t mode)
 	h = mmap(NULL, hsz, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (h == MAP_FAILED)
 		return -errno;
-	while ((salt & 0xffffu) == 0)
-		if (getrandom(&salt, sizeof(salt), 0) != sizeof(salt))
-			salt = (uint32_t)getpid() ^ (uint32_t)(uintptr_t)h;
+	salt = new_salt(h);
 	err = ioli_robust_mutex_init(&h->lock);
 	if (!err)
 		err = ioli_robust_mutex_init(&h->walock);
@@ -333,7 +345,7 @@ static int open_private(iol_table *t, uint32_t nslots)
 		err = ioli_robust_mutex_init(&((struct ioli_hdr *)t->base)->walock);
 	if (err)
 		return err;
-	ioli_header_init((struct ioli_hdr *)t->base, &l, 1);
+	ioli_header_init((struct ioli_hdr *)t->base, &l, new_salt(t->base));
 	view_init(t, &l);
 	t->private_ = true;
 	t->futex_private = true;
@@ -363,6 +375,8 @@ static int attach(iol_table *t)
 		atomic_store_explicit(&pr->ident_kind, kind, memory_order_relaxed);
 		atomic_store_explicit(&pr->ident, ident, memory_order_relaxed);
 		ioli_tset(t, &pr->gen, atomic_load_explicit(&pr->gen, memory_order_relaxed) + 1);
+		if (p >= ioli_proc_hwm(t))
+			ioli_tset(t, &t->hdr->proc_hwm, p + 1);
 		ioli_tset(t, &pr->state, IOLI_PROC_LIVE);
 		t->self = p;
 		t->self_gen = atomic_load_explicit(&pr->gen, memory_order_relaxed);

@@ -96,11 +96,14 @@ struct ioli_slot {
 	_Atomic uint32_t next;    /* free list or hash chain, index + 1 (T) */
 	_Atomic uint32_t hash;    /* hash of the name (T) */
 	_Atomic uint32_t name_len; /* 0 = anonymous (T) */
-	uint32_t reserved0;
+	/* Of refs, those iolayer holds itself rather than handles: a spawner's
+	 * reference until it has reaped the child, a running thread's on its
+	 * own object.  iol_query reports refs - internal. (T) */
+	_Atomic uint32_t internal;
 	union {
 		struct {
 			_Atomic uint32_t recursion; /* written by the owner */
-			_Atomic int32_t owner_tid;  /* written by the owner */
+			uint32_t reserved;          /* (the owner's tid is in its record) */
 		} mutex;
 		struct {
 			_Atomic uint32_t grants; /* auto-reset pulses not yet consumed */
@@ -230,6 +233,7 @@ struct ioli_hdr {
 	_Atomic uint32_t live;       /* live objects */
 	_Atomic uint32_t threc_free; /* free thread records, index + 1 */
 	_Atomic uint32_t threc_hwm;
+	_Atomic uint32_t proc_hwm;   /* process records [0, proc_hwm) have been used */
 	_Atomic uint32_t undo_n;
 	struct ioli_undo undo[IOLI_UNDO_MAX];
 
@@ -282,6 +286,14 @@ static inline _Atomic uint32_t *ioli_row(iol_table *t, uint32_t proc)
 {
 	return t->rows + (size_t)proc * t->nslots;
 }
+/* Process records ever used: scans stop there, so a table whose first
+ * records are used does not read (and allocate) all 1024. */
+static inline uint32_t ioli_proc_hwm(iol_table *t)
+{
+	uint32_t n = atomic_load_explicit(&t->hdr->proc_hwm, memory_order_relaxed);
+
+	return n < t->max_procs ? n : t->max_procs;
+}
 
 /* ---- layout (src/layout.c) ----------------------------------------- */
 
@@ -295,6 +307,10 @@ int ioli_header_check(const struct ioli_hdr *h, uint64_t file_size, struct ioli_
 
 /* ---- the table lock T with its undo log (src/tlock.c) -------------- */
 
+/* How long T or L may stay held before a locker gives up with -EDEADLK. */
+#define IOLI_LOCK_PATIENCE_S 10
+/* Lock a robust table lock: 0, EOWNERDEAD, or a positive errno. */
+int ioli_robust_lock(pthread_mutex_t *m);
 int ioli_tlock(iol_table *t);
 /* ioli_tlock(), also saying how long a stale log it emptied was (fsck). */
 int ioli_tlock_stale(iol_table *t, uint32_t *stale);
@@ -361,6 +377,9 @@ void ioli_slot_set_key(iol_table *t, uint32_t slot, const uint8_t *key, size_t l
 int ioli_reclaim_dead(iol_table *t);
 /* Reclaim process record p of generation gen (1 done, 0 not needed). */
 int ioli_reclaim_proc(iol_table *t, uint32_t p, uint32_t gen);
+/* Was the slot's object spawned (process) or created (thread) by process
+ * record p of generation gen, so that its internal reference is p's? */
+bool ioli_created_by(iol_table *t, uint32_t slot, uint32_t p, uint32_t gen);
 /* Under T: give back n of process p's references on a slot. */
 void ioli_ref_put_n(iol_table *t, uint32_t p, uint32_t slot, uint32_t n);
 
@@ -393,6 +412,28 @@ void ioli_handles_atfork_prepare(void);
 void ioli_handles_atfork_parent(void);
 
 /* ---- thread records (src/threc.c) ----------------------------------- */
+
+struct ioli_owned {
+	uint32_t slot;
+	uint32_t gen;
+};
+
+/* The calling thread's record in a table, as this process keeps it. */
+struct ioli_me {
+	iol_table *t;
+	uint64_t table_id;
+	uint32_t rec;
+	uint32_t owner; /* the owner id mutex words hold */
+	struct ioli_owned *owned; /* mutexes it owns, for abandonment at exit */
+	uint32_t nowned, cap;
+};
+
+/* Find (NULL if none) / find or allocate the calling thread's record. */
+struct ioli_me *ioli_me_find(iol_table *t);
+int ioli_me_get(iol_table *t, struct ioli_me **out);
+/* Track a mutex the thread took / released. */
+void ioli_me_push(struct ioli_me *me, uint32_t slot);
+void ioli_me_pop(struct ioli_me *me, uint32_t slot);
 
 /* The calling thread's owner id in t (allocating its record on first
  * use), or a negative errno. */
@@ -443,11 +484,11 @@ int ioli_waitall_attempt(struct ioli_waitobj *o, unsigned n);
  * multi-object waiter is registered. */
 void ioli_wake(iol_table *t, struct ioli_slot *s, int n);
 
-/* Wait until the wait-all lock holder (if any) is done with `word`.  A
- * word still LOCKED once we hold the lock belongs to no wait-all (a
- * scribble): the bit is cleared rather than waited on forever.  `word`
- * may be NULL (just recover a dead holder). */
-void ioli_walock_pass(iol_table *t, _Atomic uint32_t *word);
+/* Wait until the wait-all lock holder (if any) is done with s's word (NULL:
+ * just pass through L, recovering a dead holder).  A word still LOCKED once
+ * we hold L belongs to no wait-all (a scribble): the bit is cleared rather
+ * than waited on forever.  0, or -EDEADLK when L stays held (see tlock). */
+int ioli_walock_pass(iol_table *t, struct ioli_slot *s);
 
 /* Generic object open shared by every type: name lookup or creation. */
 struct ioli_create {

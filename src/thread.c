@@ -58,20 +58,19 @@ static void *trampoline(void *p)
 
 void ioli_thread_ended(iol_table *t, uint32_t slot, uint32_t gen, void *result)
 {
+	struct ioli_slot *s = ioli_slot(t, slot);
+
 	if (atomic_load(&t->forked))
 		return;
-	if (ioli_slot_live(t, slot, gen)) {
-		struct ioli_slot *s = ioli_slot(t, slot);
-
-		atomic_store(&s->u.thread.result, (uint64_t)(uintptr_t)result);
-		ioli_signal_ended(t, s);
-	}
-	/* The reference the running thread held on its own object. */
+	/* The result first, then signaled and the thread's own reference
+	 * given back (ioli_post_end), all under T. */
 	if (ioli_tlock(t) == 0) {
 		if (ioli_slot_live(t, slot, gen))
-			ioli_ref_put(t, t->self, slot);
+			atomic_store(&s->u.thread.result, (uint64_t)(uintptr_t)result);
 		ioli_tunlock(t);
 	}
+	if (ioli_post_end(t, slot, gen, 0, true))
+		ioli_wake(t, s, INT_MAX);
 }
 
 int iol_thread_create(iol_table *t, void *(*fn)(void *), void *arg)
@@ -117,6 +116,8 @@ int iol_thread_create(iol_table *t, void *(*fn)(void *), void *arg)
 	err = ioli_ref_get(t, t->self, (uint32_t)idx);
 	if (!err)
 		err = ioli_ref_get(t, t->self, (uint32_t)idx);
+	if (!err)
+		ioli_tset(t, &s->internal, 1);
 	gen = atomic_load_explicit(&s->gen, memory_order_relaxed);
 	if (err) {
 		while (ioli_slot_live(t, (uint32_t)idx, gen) &&

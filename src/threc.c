@@ -28,19 +28,7 @@
 #include "src/fault.h"
 #include "src/table.h"
 
-struct owned {
-	uint32_t slot;
-	uint32_t gen;
-};
-
-struct tls_rec {
-	iol_table *t;
-	uint64_t table_id;
-	uint32_t rec;
-	uint32_t owner;
-	struct owned *owned;
-	uint32_t nowned, cap;
-};
+#define tls_rec ioli_me
 
 struct tls_state {
 	pid_t tid;
@@ -48,7 +36,9 @@ struct tls_state {
 	struct tls_rec *recs;
 };
 
-static _Thread_local struct tls_state tls;
+/* initial-exec: a plain %fs-relative access, also in the shared library,
+ * where the default model would call __tls_get_addr on every lookup. */
+static _Thread_local struct tls_state tls __attribute__((tls_model("initial-exec")));
 static pthread_key_t tls_key;
 static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
 
@@ -83,6 +73,11 @@ static struct tls_rec *tls_find(iol_table *t)
 		}
 	}
 	return NULL;
+}
+
+struct ioli_me *ioli_me_find(iol_table *t)
+{
+	return tls_find(t);
 }
 
 uint32_t ioli_self_owner_peek(iol_table *t)
@@ -202,16 +197,27 @@ static int tls_grow(void)
 
 int ioli_self_owner(iol_table *t, uint32_t *owner)
 {
+	struct ioli_me *me;
+	int err = ioli_me_get(t, &me);
+
+	if (!err)
+		*owner = me->owner;
+	return err;
+}
+
+int ioli_me_get(iol_table *t, struct ioli_me **out)
+{
 	struct tls_rec *tr = tls_find(t);
 	struct ioli_threc *r;
-	pid_t tid = ioli_gettid();
+	pid_t tid;
 	int idx, err;
 	uint32_t gen;
 
 	if (tr) {
-		*owner = tr->owner;
+		*out = tr;
 		return 0;
 	}
+	tid = ioli_gettid();
 	pthread_once(&tls_once, tls_key_init);
 	err = tls_grow();
 	if (err)
@@ -257,7 +263,7 @@ int ioli_self_owner(iol_table *t, uint32_t *owner)
 	};
 	tls.last = tls.n++;
 	pthread_setspecific(tls_key, &tls);
-	*owner = tr->owner;
+	*out = tr;
 	return 0;
 }
 
@@ -319,11 +325,17 @@ void ioli_owned_push(iol_table *t, uint32_t slot)
 {
 	struct tls_rec *tr = tls_find(t);
 
-	if (!tr)
-		return;
+	if (tr)
+		ioli_me_push(tr, slot);
+}
+
+void ioli_me_push(struct ioli_me *tr, uint32_t slot)
+{
+	iol_table *t = tr->t;
+
 	if (tr->nowned == tr->cap) {
 		uint32_t cap = tr->cap ? tr->cap * 2 : 8;
-		struct owned *n = realloc(tr->owned, cap * sizeof(*n));
+		struct ioli_owned *n = realloc(tr->owned, cap * sizeof(*n));
 
 		if (!n)
 			return; /* only costs prompt abandonment at thread exit */
@@ -340,8 +352,12 @@ void ioli_owned_pop(iol_table *t, uint32_t slot)
 {
 	struct tls_rec *tr = tls_find(t);
 
-	if (!tr)
-		return;
+	if (tr)
+		ioli_me_pop(tr, slot);
+}
+
+void ioli_me_pop(struct ioli_me *tr, uint32_t slot)
+{
 	for (uint32_t i = tr->nowned; i-- > 0;) {
 		if (tr->owned[i].slot == slot) {
 			tr->owned[i] = tr->owned[--tr->nowned];

@@ -11,6 +11,7 @@
  * is emptied when the holder unlocks normally: that store is the commit.
  */
 #include <errno.h>
+#include <time.h>
 
 #include "src/fault.h"
 #include "src/table.h"
@@ -27,6 +28,11 @@ int ioli_robust_mutex_init(pthread_mutex_t *m)
 	r = pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
 	if (!r)
 		r = pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+	/* Error-checking: a relock by the holder (say, exit() called from a
+	 * signal handler that interrupted a critical section, or a scribbled
+	 * lock word naming us) fails with EDEADLK instead of hanging. */
+	if (!r)
+		r = pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ERRORCHECK);
 	if (!r)
 		r = pthread_mutex_init(m, &a);
 	pthread_mutexattr_destroy(&a);
@@ -57,6 +63,21 @@ static void undo_rollback(iol_table *t)
 	atomic_store_explicit(&h->undo_n, 0, memory_order_release);
 }
 
+int ioli_robust_lock(pthread_mutex_t *m)
+{
+	struct timespec ts;
+	int r;
+
+	/* Nobody holds T or L for more than a few hundred instructions, and
+	 * the kernel hands a dead holder's lock on; a lock still held after
+	 * this long is a stopped holder or a scribbled table.  Fail (and let
+	 * fsck say which) rather than hang forever. */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += IOLI_LOCK_PATIENCE_S;
+	r = pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &ts);
+	return r == ETIMEDOUT ? EDEADLK : r;
+}
+
 int ioli_tlock(iol_table *t)
 {
 	uint32_t stale;
@@ -66,7 +87,7 @@ int ioli_tlock(iol_table *t)
 
 int ioli_tlock_stale(iol_table *t, uint32_t *stale)
 {
-	int r = pthread_mutex_lock(&t->hdr->lock);
+	int r = ioli_robust_lock(&t->hdr->lock);
 
 	*stale = 0;
 	if (r == EOWNERDEAD) {
@@ -93,11 +114,21 @@ int ioli_tlock_stale(iol_table *t, uint32_t *stale)
 void ioli_tunlock(iol_table *t)
 {
 	IOLI_FAULT("tunlock");
+	/* Decided under T: after the unlock, t may belong to someone who is
+	 * about to free it (the caller's own reference keeps it only until
+	 * the caller drops it). */
+	bool reclaim = atomic_load_explicit(&t->reclaim_wanted, memory_order_relaxed) &&
+		       atomic_exchange(&t->reclaim_wanted, false) &&
+		       atomic_load(&t->localrefs) > 0; /* not while being torn down */
+
 	atomic_store_explicit(&t->hdr->undo_n, 0, memory_order_release);
+	if (reclaim)
+		ioli_table_ref(t);
 	pthread_mutex_unlock(&t->hdr->lock);
-	if (atomic_load_explicit(&t->reclaim_wanted, memory_order_relaxed) &&
-	    atomic_exchange(&t->reclaim_wanted, false))
+	if (reclaim) {
 		ioli_watcher_reclaim(t);
+		ioli_table_unref(t);
+	}
 }
 
 void ioli_tcommit(iol_table *t)

@@ -114,19 +114,39 @@ void ioli_signal_ended(iol_table *t, struct ioli_slot *s)
 		ioli_wake(t, s, INT_MAX);
 }
 
-void ioli_post_exit(iol_table *t, uint32_t slot, uint32_t gen, uint32_t status)
+/*
+ * Under T (so the slot cannot be freed and reused in between): post a
+ * process object's status (if known and none was posted) and set it
+ * signaled; if drop_internal, also give back the reference iolayer held
+ * on it.  Returns true when this call signaled it: the caller then wakes
+ * its waiters, outside every lock.
+ */
+bool ioli_post_end(iol_table *t, uint32_t slot, uint32_t gen, uint32_t status, bool drop_internal)
 {
-	struct ioli_slot *s;
+	struct ioli_slot *s = ioli_slot(t, slot);
+	bool newly = false;
 
-	if (!ioli_slot_live(t, slot, gen))
-		return;
-	s = ioli_slot(t, slot);
-	if (status) {
+	if (atomic_load(&t->forked) || ioli_tlock(t))
+		return false;
+	if (ioli_slot_live(t, slot, gen)) {
 		uint32_t none = 0;
 
-		atomic_compare_exchange_strong(&s->u.proc.status, &none, status);
+		if (status)
+			atomic_compare_exchange_strong(&s->u.proc.status, &none, status);
+		newly = !(atomic_fetch_or(&s->word, IOLI_SIG_SIGNALED) & IOLI_SIG_SIGNALED);
+		if (drop_internal && atomic_load(&s->internal) > 0) {
+			ioli_tset(t, &s->internal, atomic_load(&s->internal) - 1);
+			ioli_ref_put(t, t->self, slot);
+		}
 	}
-	ioli_signal_ended(t, s);
+	ioli_tunlock(t);
+	return newly;
+}
+
+void ioli_post_exit(iol_table *t, uint32_t slot, uint32_t gen, uint32_t status)
+{
+	if (ioli_post_end(t, slot, gen, status, false))
+		ioli_wake(t, ioli_slot(t, slot), INT_MAX);
 }
 
 /* Is the process that spawned this object another live attached process? */
@@ -186,46 +206,67 @@ static bool was_attached(struct watch *w)
 	struct ioli_slot *s = ioli_slot(w->t, w->slot);
 	uint32_t pid = atomic_load(&s->u.proc.pid);
 
-	for (uint32_t p = 0; p < w->t->max_procs; p++)
+	for (uint32_t p = 0; p < ioli_proc_hwm(w->t); p++)
 		if (atomic_load(&w->t->procs[p].state) == IOLI_PROC_LIVE &&
 		    atomic_load(&w->t->procs[p].pid) == pid)
 			return true;
 	return false;
 }
 
-static void handle_end(struct watch *w)
+/* Waiters to wake once the watcher has let go of its lock, so that what
+ * they do first (often closing the handle) does not wait for it. */
+struct wake {
+	iol_table *t;
+	uint32_t slot;
+};
+
+static void defer_wake(struct wake *wakes, unsigned *n, iol_table *t, uint32_t slot)
+{
+	ioli_table_ref(t);
+	wakes[(*n)++] = (struct wake){ .t = t, .slot = slot };
+}
+
+static void do_wakes(struct wake *wakes, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		ioli_wake(wakes[i].t, ioli_slot(wakes[i].t, wakes[i].slot), INT_MAX);
+		ioli_table_unref(wakes[i].t);
+	}
+}
+
+/* Under wlock: the watched process ended.  Returns true when its object's
+ * waiters must be woken. */
+static bool handle_end(struct watch *w)
 {
 	struct ioli_slot *s = ioli_slot(w->t, w->slot);
+	bool wake = false;
 
 	if (w->child) {
 		siginfo_t si;
+		uint32_t status;
 
 		memset(&si, 0, sizeof(si));
 		if (waitid((idtype_t)IOLI_P_PIDFD, (id_t)w->pidfd, &si,
 			   WEXITED | WNOHANG | __WALL) < 0 ||
 		    si.si_pid == 0) {
 			if (errno != ECHILD)
-				return; /* not ended after all */
-			si.si_code = 0; /* reaped by someone else: status unknown */
+				return false; /* not ended after all */
+			si.si_pid = 0;
 		}
-		/* The reference the spawner held for this moment, dropped before
-		 * the end is posted: a waiter woken by it sees the object's
-		 * final reference count.  (Waiters hold handles of their own;
-		 * if nobody does, the slot is freed and there is no one to
-		 * post to.) */
-		if (!atomic_load(&w->t->forked) && ioli_tlock(w->t) == 0) {
-			if (ioli_slot_live(w->t, w->slot, w->gen))
-				ioli_ref_put(w->t, w->t->self, w->slot);
-			ioli_tunlock(w->t);
-		}
-		ioli_post_exit(w->t, w->slot, w->gen, si.si_pid ? encode_siginfo(&si) : 0);
+		/* ECHILD: the application reaped it first (waitpid(-1), or
+		 * SIGCHLD ignored): the kernel may still know how it ended. */
+		status = si.si_pid ? encode_siginfo(&si) : ioli_pidfd_exit_status(w->pidfd);
+		/* Post, then drop the reference the spawner held for this. */
+		wake = ioli_post_end(w->t, w->slot, w->gen, status, true);
 	} else if (ioli_slot_live(w->t, w->slot, w->gen) && !other_spawner_alive(w->t, s)) {
-		ioli_post_exit(w->t, w->slot, w->gen, ioli_pidfd_exit_status(w->pidfd));
+		wake = ioli_post_end(w->t, w->slot, w->gen, ioli_pidfd_exit_status(w->pidfd),
+				     false);
 	}
 	if (ioli_slot_live(w->t, w->slot, w->gen) && was_attached(w))
 		request_reclaim(w->t);
 	w->done = true;
 	epoll_ctl(epfd, EPOLL_CTL_DEL, w->pidfd, NULL);
+	return wake;
 }
 
 static void handle_joins(void)
@@ -274,10 +315,12 @@ static void sweep(void)
 static void *watcher_main(void *arg)
 {
 	struct epoll_event ev[64];
+	struct wake wakes[64];
 
 	(void)arg;
 	for (;;) {
 		int n = epoll_wait(epfd, ev, 64, -1);
+		unsigned nwakes = 0;
 
 		if (n < 0)
 			continue; /* EINTR cannot happen (signals blocked); be safe */
@@ -285,14 +328,15 @@ static void *watcher_main(void *arg)
 		for (int i = 0; i < n; i++) {
 			struct watch *w = ev[i].data.ptr;
 
-			if (w && !w->dead && !w->done)
-				handle_end(w);
+			if (w && !w->dead && !w->done && handle_end(w))
+				defer_wake(wakes, &nwakes, w->t, w->slot);
 		}
 		for (struct watch *w = watches; w; w = w->next)
 			if (w->done && w->nhandles == 0 && !w->dead)
 				w->dead = true;
 		sweep();
 		pthread_mutex_unlock(&wlock);
+		do_wakes(wakes, nwakes);
 		for (int i = 0; i < n; i++)
 			if (ev[i].data.ptr == NULL)
 				handle_joins();
@@ -529,8 +573,8 @@ void ioli_watcher_at_exit(void)
 	for (struct watch *w = watches; w; w = w->next) {
 		struct pollfd p = { .fd = w->pidfd, .events = POLLIN };
 
-		if (w->child && !w->done && !w->dead && poll(&p, 1, 0) == 1)
-			handle_end(w);
+		if (w->child && !w->done && !w->dead && poll(&p, 1, 0) == 1 && handle_end(w))
+			ioli_wake(w->t, ioli_slot(w->t, w->slot), INT_MAX);
 	}
 	pthread_mutex_unlock(&wlock);
 }

@@ -25,6 +25,7 @@ uint32_t ioli_encode_wait_status(int wstatus);
 uint32_t ioli_pidfd_exit_status(int pidfd);
 void ioli_signal_ended(iol_table *t, struct ioli_slot *s);
 void ioli_post_exit(iol_table *t, uint32_t slot, uint32_t gen, uint32_t status);
+bool ioli_post_end(iol_table *t, uint32_t slot, uint32_t gen, uint32_t status, bool drop_internal);
 
 /* src/process.c */
 int ioli_process_pidfd_checked(iol_table *t, uint32_t slot);

@@ -11,6 +11,13 @@ trap 'rm -rf "$shm"' EXIT INT TERM
 export IOLAYER_SHM_DIR="$shm"
 # The source tree, for tests that run make in it (test_install).
 export IOLAYER_SRCDIR="${IOLAYER_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}"
+# ThreadSanitizer (make SAN=tsan test): the tests fork from threaded
+# processes and some children start threads (an owner dying with its
+# threads), which TSan refuses unless die_after_fork=0.  What is
+# suppressed, and why, is in tests/tsan.supp.
+if [ "${SAN:-}" = tsan ]; then
+	export TSAN_OPTIONS="die_after_fork=0 suppressions=$IOLAYER_SRCDIR/tests/tsan.supp ${TSAN_OPTIONS:-}"
+fi
 
 pass=0 fail=0 failed=""
 for t in "$@"; do

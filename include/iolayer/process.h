@@ -14,13 +14,20 @@
  * handle) by every process attached to the table, not only its parent.
  *
  * How it works, so you know what runs in your process: the first time a
- * process holds a process handle, iolayer starts one helper thread (all
- * signals blocked) that watches the pidfds of the processes it holds
- * handles to with epoll, reaps the children iolayer spawned, posts their
- * exit status into the table and wakes the waiters.  There is no SIGCHLD
- * handler and no waitpid(-1): children are spawned with no exit signal, so
- * the application's own reaping never sees them and iolayer never reaps a
- * child it did not spawn.
+ * process holds a process or thread handle, iolayer starts one helper
+ * thread (all signals blocked) that watches the pidfds of the processes it
+ * holds handles to with epoll, reaps the children iolayer spawned (with
+ * waitid(P_PIDFD), never waitpid(-1)), posts their exit status into the
+ * table and wakes the waiters.  iolayer installs no SIGCHLD handler and
+ * never reaps a child it did not spawn.
+ *
+ * Children are ordinary children of the caller once they exec: the kernel
+ * gives every exec'ed process the exit signal SIGCHLD, so an application
+ * that reaps with waitpid(-1) or ignores SIGCHLD can reap an iolayer child
+ * first.  iolayer then takes the status from PIDFD_GET_INFO where the
+ * kernel keeps it (6.15), else reports the process ended with -ENODATA
+ * from iol_process_exit_status.  Reap your own children by pid (or pidfd)
+ * to keep every status.
  *
  * Requires pidfd_open (Linux 5.3) and CLONE_PIDFD; without them these
  * calls return -ENOSYS.  Errors common to handle-taking calls are as in
@@ -71,7 +78,9 @@ int iol_process_spawn(iol_table *t, const char *file, char *const argv[],
  * A handle to a running (or ended but not yet reaped) process of this
  * user, child or not.  If the table already has an object for that very
  * process (spawned or opened by anyone), the handle names it.
- * Returns a handle, or -ESRCH (no such process; it ended and was reaped),
+ * Returns a handle, or -ESRCH (no such process; it ended and was reaped;
+ * or, on kernels without pidfs, its identity cannot be told from an
+ * ended process that had the same pid and start time),
  * -EPERM (another user's), -EINVAL (t NULL, pid <= 0), -EBADF (t closed or
  * inherited across fork()), -ENOSPC, -ENOSYS.
  */

@@ -28,6 +28,7 @@ int ioli_cli_version(int argc, char **argv);
 int ioli_cli_ls(int argc, char **argv);
 int ioli_cli_rm(int argc, char **argv);
 int ioli_cli_fsck(int argc, char **argv);
+int ioli_cli_demo(int argc, char **argv);
 
 /* Shared by subcommands. */
 

@@ -11,12 +11,13 @@
 
 #include "src/cli/cli.h"
 
-/* Later issues add bench and demo here, one line each. */
+/* Later issues add bench here, one line each. */
 static const struct cli_cmd commands[] = {
     {"probe", ioli_cli_probe, "what this kernel offers iolayer, and the verdict"},
     {"ls", ioli_cli_ls, "the objects of a table and the processes attached"},
     {"rm", ioli_cli_rm, "remove a table"},
     {"fsck", ioli_cli_fsck, "check a table's invariants, and repair them"},
+    {"demo", ioli_cli_demo, "a one-minute tour across real processes"},
     {"version", ioli_cli_version, "library, liburing and kernel versions"},
 };
 
