@@ -138,8 +138,12 @@ $(SHARED_LIB): $(LIB_OBJS) mk/libiolayer.map
 	ln -sf libiolayer.so.$(VERSION) $(BUILD)/lib/$(SONAME)
 	ln -sf $(SONAME) $(BUILD)/lib/libiolayer.so
 
-$(CLI): $(CLI_OBJS) $(STATIC_LIB)
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) $(STATIC_LIB) $(LIBS)
+# In a ThreadSanitizer build, programs that take the table locks also link
+# the test suite's libtsan shim (tests/tsan_compat.c says why).
+TSAN_SHIM := $(if $(filter tsan,$(SAN)),$(BUILD)/obj/tests/tsan_compat.o)
+
+$(CLI): $(CLI_OBJS) $(STATIC_LIB) $(TSAN_SHIM)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) $(TSAN_SHIM) $(STATIC_LIB) $(LIBS)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_HELPER_OBJS) $(STATIC_LIB)
 	@mkdir -p $(@D)
@@ -155,9 +159,9 @@ $(FAULT_TESTS): $(BUILD)/tests/%: $(BUILD)/obj/tests/fault/%.o $(TEST_HELPER_OBJ
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $< $(TEST_HELPER_OBJS) $(STATIC_LIB) $(LIBS) -lcmocka -lseccomp
 
-$(TORTURE): $(BUILD)/obj/tests/torture/torture.o $(STATIC_LIB)
+$(TORTURE): $(BUILD)/obj/tests/torture/torture.o $(STATIC_LIB) $(TSAN_SHIM)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $< $(STATIC_LIB) $(LIBS)
+	$(CC) $(LDFLAGS) -o $@ $< $(TSAN_SHIM) $(STATIC_LIB) $(LIBS)
 
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(STATIC_LIB)
 	@mkdir -p $(@D)
@@ -197,19 +201,7 @@ uninstall:
 
 # The suite: every tests/test_* program, each with its own time limit, and
 # the tests/fault/test_* programs built in the fault-injection build.
-#
-# Under ThreadSanitizer (SAN=tsan) only the threaded tests it can follow
-# run (tests/tsan.supp explains the one suppression).  Left out: tests that
-# spawn processes (iol_process_spawn uses clone(CLONE_VM|CLONE_VFORK): the
-# child runs in our address space with our TSan thread state, which then
-# reports races that are not there), that fork() after starting threads
-# (TSan's die_after_fork), and the fault-injection and CLI tests.
-TSAN_TESTS ?= test_crash test_crash_waitall test_crash_scribble test_fsck
-ifeq ($(SAN),tsan)
-test: all
-	@TSAN_OPTIONS="suppressions=$(CURDIR)/tests/tsan.supp second_deadlock_stack=1 $(TSAN_OPTIONS)" \
-		BUILD=$(BUILD) SAN=$(SAN) sh tests/run.sh $(addprefix $(BUILD)/tests/,$(TSAN_TESTS))
-else ifeq ($(FAULT),1)
+ifeq ($(FAULT),1)
 fault-tests: $(FAULT_TESTS) $(CLI) $(TORTURE)
 test: fault-tests
 	@BUILD=$(BUILD) SAN=$(SAN) sh tests/run.sh $(FAULT_TESTS)
