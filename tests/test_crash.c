@@ -47,6 +47,15 @@
 
 #define AB_TABLE  "crash-abandon"
 #define AB_ROUNDS 200
+/* The goal (issue 6) is a p99 under 10 ms, and that is what the plain
+ * build checks.  Sanitizer builds slow every process down several times
+ * (p99 of 1 to 5 ms seen under ASan and TSan on an idle machine); they
+ * check the same behaviour with room for a loaded CI machine. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define AB_P99_LIMIT_NS (50 * 1000000u)
+#else
+#define AB_P99_LIMIT_NS (10 * 1000000u)
+#endif
 
 struct ab_reply {
 	int result;
@@ -160,7 +169,7 @@ static void test_abandon_latency(void **state)
 	printf("abandonment latency, SIGKILL to IOL_ABANDONED in another process, %d rounds: "
 	       "min %.1f us, p50 %.1f us, p99 %.1f us, max %.1f us\n",
 	       AB_ROUNDS, lat[0] / 1e3, p50 / 1e3, p99 / 1e3, lat[AB_ROUNDS - 1] / 1e3);
-	assert_true(p99 < 10 * 1000000u);
+	assert_true(p99 < AB_P99_LIMIT_NS);
 
 	/* Every owner's record is reclaimed; the mutex is free and ours only. */
 	iol_table_reclaim(t);
