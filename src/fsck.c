@@ -474,20 +474,14 @@ static void check_ended(struct ctx *c, uint32_t i, struct ioli_slot *s, uint32_t
 		type == IOL_TYPE_THREAD ? "the thread" : "the process");
 }
 
-static void check_slots(struct ctx *c, const uint32_t *sum)
+/* File records' references and counts are sums over the opens pointing at
+ * them; report opens whose record is gone. */
+static void sum_opens(struct ctx *c, uint32_t *opens_of, struct frec_sum *fs, bool report)
 {
 	iol_table *t = c->t;
-	uint32_t live = 0;
-	uint32_t *opens_of = calloc(c->hwm ? c->hwm : 1, sizeof(uint32_t));
-	struct frec_sum *fs = calloc(c->hwm ? c->hwm : 1, sizeof(*fs));
 
-	if (!opens_of || !fs) {
-		free(opens_of);
-		free(fs);
-		finding(c, "out-of-memory", 0, false, "not enough memory to check the slots");
-		return;
-	}
-	/* Opens first: file records' references and counts come from them. */
+	memset(opens_of, 0, (c->hwm ? c->hwm : 1) * sizeof(*opens_of));
+	memset(fs, 0, (c->hwm ? c->hwm : 1) * sizeof(*fs));
 	for (uint32_t i = 0; i < c->hwm; i++) {
 		struct ioli_slot *s = ioli_slot(t, i);
 		uint32_t st = atomic_load(&s->state), r, acc, sh;
@@ -497,8 +491,10 @@ static void check_slots(struct ctx *c, const uint32_t *sum)
 		r = atomic_load(&s->u.fopen.rec);
 		if (r >= c->hwm || !ioli_slot_live(t, r, atomic_load(&s->u.fopen.rec_gen)) ||
 		    IOLI_SLOT_TYPE(atomic_load(&ioli_slot(t, r)->state)) != IOLI_TYPE_FILEREC) {
-			finding(c, "file-link", i, false,
-				"slot %u: a file open whose file record (%u) is not live", i, r);
+			if (report)
+				finding(c, "file-link", i, false,
+					"slot %u: a file open whose file record (%u) is not live", i,
+					r);
 			continue;
 		}
 		acc = atomic_load(&s->u.fopen.access);
@@ -512,6 +508,50 @@ static void check_slots(struct ctx *c, const uint32_t *sum)
 		fs[r].sh_write += !!(sh & IOL_SHARE_WRITE);
 		fs[r].sh_delete += !!(sh & IOL_SHARE_DELETE);
 	}
+}
+
+static void check_file_record(struct ctx *c, uint32_t i, struct ioli_slot *s,
+			      const struct frec_sum *w, uint32_t opens)
+{
+	iol_table *t = c->t;
+	_Atomic uint32_t *f[] = { &s->u.frec.opens,   &s->u.frec.readers,  &s->u.frec.writers,
+				  &s->u.frec.deleters, &s->u.frec.sh_read, &s->u.frec.sh_write,
+				  &s->u.frec.sh_delete };
+	uint32_t want[] = { w->opens,   w->readers,  w->writers,  w->deleters,
+			    w->sh_read, w->sh_write, w->sh_delete };
+	uint32_t had = atomic_load(f[0]);
+	bool bad = false;
+
+	for (unsigned k = 0; k < 7; k++)
+		bad |= atomic_load(f[k]) != want[k];
+	if (bad) {
+		bool ok = c->repair && lock(c);
+
+		if (ok) {
+			for (unsigned k = 0; k < 7; k++)
+				ioli_tset(t, f[k], want[k]);
+			unlock(c);
+		}
+		finding(c, "file-counts", i, ok,
+			"slot %u: file record counts %u opens, the opens say %u", i, had, w->opens);
+	}
+	set_refs(c, i, opens, true);
+}
+
+static void check_slots(struct ctx *c, const uint32_t *sum)
+{
+	iol_table *t = c->t;
+	uint32_t live = 0;
+	uint32_t *opens_of = calloc(c->hwm ? c->hwm : 1, sizeof(uint32_t));
+	struct frec_sum *fs = calloc(c->hwm ? c->hwm : 1, sizeof(*fs));
+
+	if (!opens_of || !fs) {
+		free(opens_of);
+		free(fs);
+		finding(c, "out-of-memory", 0, false, "not enough memory to check the slots");
+		return;
+	}
+	sum_opens(c, opens_of, fs, true);
 	for (uint32_t i = 0; i < c->hwm; i++) {
 		struct ioli_slot *s = ioli_slot(t, i);
 		uint32_t st = atomic_load(&s->state), type = IOLI_SLOT_TYPE(st);
@@ -547,39 +587,26 @@ static void check_slots(struct ctx *c, const uint32_t *sum)
 		case IOL_TYPE_THREAD:
 			check_ended(c, i, s, type);
 			break;
-		case IOLI_TYPE_FILEREC: {
-			struct frec_sum *w = &fs[i];
-			_Atomic uint32_t *f[] = { &s->u.frec.opens,    &s->u.frec.readers,
-						  &s->u.frec.writers,  &s->u.frec.deleters,
-						  &s->u.frec.sh_read,  &s->u.frec.sh_write,
-						  &s->u.frec.sh_delete };
-			uint32_t want[] = { w->opens,    w->readers,  w->writers, w->deleters,
-					    w->sh_read,  w->sh_write, w->sh_delete };
-			uint32_t had = atomic_load(f[0]);
-			bool bad = false;
-
-			for (unsigned k = 0; k < 7; k++)
-				bad |= atomic_load(f[k]) != want[k];
-			if (bad) {
-				bool ok = c->repair && lock(c);
-
-				if (ok) {
-					for (unsigned k = 0; k < 7; k++)
-						ioli_tset(t, f[k], want[k]);
-					unlock(c);
-				}
-				finding(c, "file-counts", i, ok,
-					"slot %u: file record counts %u opens, the opens say %u", i,
-					had, w->opens);
-			}
-			set_refs(c, i, opens_of[i], true);
-			continue;
-		}
+		case IOLI_TYPE_FILEREC:
+			continue; /* below, once every open has been settled */
 		default:
 			break;
 		}
 		if (atomic_load(&s->state) & IOLI_SLOT_LIVE)
 			set_refs(c, i, sum ? sum[i] : atomic_load(&s->refs), false);
+	}
+	/* File records last, from the opens as they are now: a repair above
+	 * may have freed an open (its release hook already took it off its
+	 * record), and sums taken before would put it back. */
+	if (c->repair)
+		sum_opens(c, opens_of, fs, false);
+	for (uint32_t i = 0; i < c->hwm; i++) {
+		struct ioli_slot *s = ioli_slot(t, i);
+		uint32_t st = atomic_load(&s->state);
+
+		if ((st & IOLI_SLOT_LIVE) && IOLI_SLOT_TYPE(st) == IOLI_TYPE_FILEREC &&
+		    atomic_load(&s->name_len) <= IOL_NAME_MAX)
+			check_file_record(c, i, s, &fs[i], opens_of[i]);
 	}
 	free(opens_of);
 	free(fs);
