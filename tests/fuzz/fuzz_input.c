@@ -151,10 +151,21 @@ static uint64_t build(const uint8_t *data, size_t size)
 	return fsize;
 }
 
+static bool verbose;
+
+/* FUZZ_VERBOSE=1 prints every finding (to see what an input does). */
 static void count(void *arg, const struct ioli_fsck_finding *f)
 {
-	(void)f;
 	(*(int *)arg)++;
+	if (verbose)
+		fprintf(stderr, "  %-20s %s%s\n", f->check, f->message,
+			f->repaired ? "  [repaired]" : "");
+}
+
+static void phase(const char *what)
+{
+	if (verbose)
+		fprintf(stderr, "fuzz: %s\n", what);
 }
 
 int fuzz_table_input(const uint8_t *data, size_t size)
@@ -165,6 +176,7 @@ int fuzz_table_input(const uint8_t *data, size_t size)
 
 	if (memfd < 0) {
 		memfd = memfd_create("fuzz-table", MFD_CLOEXEC);
+		verbose = getenv("FUZZ_VERBOSE") != NULL;
 		devnull = fopen("/dev/null", "w");
 		if (memfd < 0 || !devnull)
 			abort();
@@ -178,6 +190,7 @@ int fuzz_table_input(const uint8_t *data, size_t size)
 		return 0;
 	ioli_list_text(t, "fuzz", devnull);
 	ioli_list_json(t, "fuzz", devnull);
+	phase("check");
 	ioli_fsck(t, false, count, &found, &res);
 	ioli_table_inspect_close(t);
 
@@ -186,6 +199,7 @@ int fuzz_table_input(const uint8_t *data, size_t size)
 		return 0;
 	if (ioli_table_inspect_fd(memfd, true, &t) != 0)
 		abort(); /* it opened a moment ago */
+	phase("repair");
 	ioli_fsck(t, true, count, &found, &res);
 	ioli_table_inspect_close(t);
 	if (ioli_table_inspect_fd(memfd, false, &t) != 0)
@@ -193,6 +207,7 @@ int fuzz_table_input(const uint8_t *data, size_t size)
 	ioli_list_json(t, "fuzz", devnull);
 	/* A repair that says it repaired everything left nothing to find. */
 	bool all_repaired = res.unrepaired == 0;
+	phase("check after the repair");
 	ioli_fsck(t, false, count, &found, &res);
 	if (all_repaired && res.found != 0) {
 		fprintf(stderr, "fuzz: fsck --repair repaired everything, then found %d more\n",
