@@ -721,18 +721,20 @@ static void check_names(struct ctx *c)
 			else if (test_and_set(seen, i) || ++steps > t->nslots)
 				why = "loops";
 			if (why) {
-				bool loop = !strcmp(why, "loops");
+				/* A free slot's link is a free-list link, not a
+				 * chain's: following it would walk the free list. */
+				bool cut = !strcmp(why, "loops") || !strcmp(why, "holds a free slot");
 				bool ok = c->repair && lock(c);
 
 				if (ok) {
-					/* Unlink the entry (a loop is cut instead); what
-					 * follows is checked next, and named slots cut
-					 * off are put back by the pass below. */
-					ioli_tset(t, link, !loop && s ? atomic_load(&s->next) : 0);
+					/* Unlink the entry (or cut the chain there);
+					 * what follows is checked next, and named slots
+					 * cut off are put back by the pass below. */
+					ioli_tset(t, link, !cut && s ? atomic_load(&s->next) : 0);
 					unlock(c);
 				}
 				finding(c, "name-index", i, ok, "bucket %u %s (slot %u)", b, why, i);
-				if (!ok || loop)
+				if (!ok || cut)
 					break;
 				continue;
 			}
