@@ -4,8 +4,8 @@
 #   make test       build and run the cmocka suite (installs build deps as root)
 #   make demo       build and run the demo
 #   make bench      run every benchmark in bench/ and write the results
-#   make SAN=asan test   the suite under AddressSanitizer+UBSan (build-asan/)
-#   make SAN=tsan test   the threaded tests under ThreadSanitizer (build-tsan/)
+#   make SAN=asan test   the suite under AddressSanitizer+UBSan (build-asan/, build-asan-fault/)
+#   make SAN=tsan test   the suite under ThreadSanitizer (build-tsan/, build-tsan-fault/)
 #   make torture    the long torture run (TORTURE_KILLS=10000, FAULT build)
 #   make fuzz       libFuzzer on table files (FUZZ_TIME=60 seconds, clang)
 #   make install / uninstall   PREFIX=/usr/local DESTDIR=
