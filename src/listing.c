@@ -128,8 +128,8 @@ static void state(iol_table *t, const struct obj *o, FILE *out, bool json)
 		uint32_t rec = alive ? atomic_load(&s->u.mutex.recursion) : 0;
 
 		if (json)
-			fprintf(out, ",\"owner_tid\":%d,\"recursion\":%u,\"abandoned\":%s", (int)tid,
-				rec, abandoned ? "true" : "false");
+			fprintf(out, ",\"owner_tid\":%d,\"recursion\":%u,\"abandoned\":%s",
+				(int)tid, rec, abandoned ? "true" : "false");
 		else if (alive)
 			fprintf(out, "owned by tid %d (recursion %u)", (int)tid, rec);
 		else
@@ -258,8 +258,8 @@ void ioli_list_text(iol_table *t, const char *path, FILE *out)
 
 	for (uint32_t p = 0; p < ioli_proc_hwm(t); p++)
 		nattached += atomic_load(&t->procs[p].state) == IOLI_PROC_LIVE;
-	fprintf(out, "table %s (%s): %u slots, %u live objects, %u processes attached\n\n",
-		t->name, path, t->nslots, atomic_load(&t->hdr->live), nattached);
+	fprintf(out, "table %s (%s): %u slots, %u live objects, %u processes attached\n\n", t->name,
+		path, t->nslots, atomic_load(&t->hdr->live), nattached);
 	fprintf(out, "%6s  %-10s  %-24s %5s  %s\n", "SLOT", "TYPE", "NAME", "REFS", "STATE");
 	for (uint32_t i = 0; i < hwm; i++) {
 		if (!read_obj(t, i, &o))
