@@ -20,7 +20,16 @@
 
 __thread struct ioli_thread *ioli_self;
 
+/* Generations are 24 bits: odd while the operation is live, even while it
+ * is free, so an id (always odd) never names a free slot. */
 #define GEN_MASK 0xffffffu
+
+static void gen_step(struct ioli_op *op)
+{
+	uint32_t g = atomic_load_explicit(&op->gen, memory_order_relaxed);
+
+	atomic_store_explicit(&op->gen, (g + 1) & GEN_MASK, memory_order_release);
+}
 
 int64_t ioli_now_ns(void)
 {
@@ -74,7 +83,7 @@ static int slab_grow(struct ioli_thread *t, struct ioli_op **list, unsigned *cou
 
 		op->thread = t;
 		op->slot = (n << IOLI_CHUNK_SHIFT) | i;
-		atomic_init(&op->gen, 1);
+		atomic_init(&op->gen, 0);
 		op->rnext = *list;
 		*list = op;
 	}
@@ -125,15 +134,15 @@ struct ioli_op *ioli_op_alloc(struct ioli_thread *t)
 			return NULL;
 	}
 	op->rnext = NULL;
+	gen_step(op); /* live: odd */
 	return op;
 }
 
 void ioli_op_free(struct ioli_thread *t, struct ioli_op *op)
 {
 	struct ioli_slab *s = &t->slab;
-	uint32_t g = (atomic_load_explicit(&op->gen, memory_order_relaxed) + 1) & GEN_MASK;
 
-	atomic_store_explicit(&op->gen, g ? g : 1, memory_order_release);
+	gen_step(op); /* free: even */
 	op->where = IOLI_W_FREE;
 	if (ioli_self == t) {
 		op->rnext = s->local;
@@ -284,12 +293,13 @@ void ioli_thread_wake(struct ioli_thread *t)
 int ioli_op_submit(struct ioli_op *op, uint64_t *id)
 {
 	struct ioli_thread *t = op->thread;
-	uint64_t myid = ioli_op_id(op);
 	int r;
 
+	/* The id is stored before the operation can start, so that its own
+	 * callback may read it. */
+	if (id)
+		*id = ioli_op_id(op);
 	if (ioli_self == t) {
-		if (id)
-			*id = myid;
 		t->live++;
 		t->pool->be->start(t, op);
 		return 0;
@@ -301,8 +311,6 @@ int ioli_op_submit(struct ioli_op *op, uint64_t *id)
 		ioli_op_abort(op);
 		return -ESHUTDOWN;
 	}
-	if (id)
-		*id = myid;
 	if (r == 1)
 		ioli_thread_wake(t);
 	return 0;
@@ -402,8 +410,10 @@ int iol_pool_cancel(iol_pool *pool, uint64_t id)
 	struct ioli_op *op;
 	int r;
 
-	if (!pool || id == 0 || gen == 0)
+	if (!pool || id == 0)
 		return -EINVAL;
+	if (!(gen & 1))
+		return -ENOENT; /* never a live operation's */
 	if (ti >= pool->nthreads)
 		return -ENOENT;
 	if (atomic_load_explicit(&pool->stopping, memory_order_acquire))

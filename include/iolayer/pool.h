@@ -149,7 +149,8 @@ struct iol_op_opts {
 /*
  * Every operation takes (cb, arg, opts, id) last: cb is required; opts may
  * be NULL; id, if not NULL, receives the operation's id for
- * iol_pool_cancel() (never 0).
+ * iol_pool_cancel() (never 0), stored before the operation can start, so
+ * the operation's own callback may read it.
  *
  * Errors every submission can return:
  *   -EINVAL     pool or cb NULL; IOL_OP_ON_THREAD with a thread out of range;
