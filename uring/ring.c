@@ -251,8 +251,11 @@ static void on_cqe(struct ioli_thread *t, uint64_t ud, int res, unsigned cflags)
 		return;
 	switch (tag) {
 	case IOLI_TAG_LINK:
+		/* -ECANCELED: the operation finished first.  Anything else
+		 * means the timeout fired: -ETIME, or what the cancellation
+		 * returned (futex cancel gives a count, 1). */
 		op->b.ur.pending--;
-		if (res == -ETIME)
+		if (res != -ECANCELED)
 			op->flags |= IOLI_F_TIMED_OUT;
 		break;
 	case IOLI_TAG_POLL:
