@@ -478,8 +478,9 @@ static void ep_cancel(struct ioli_thread *t, struct ioli_op *op)
 {
 	switch (op->where) {
 	case IOLI_W_FDWAIT:
+		/* MSG_WAITALL cut short: the bytes so far, as on io_uring. */
 		ioli_ep_dequeue(t, op);
-		ioli_op_finish(t, op, op->cancel_res, 0);
+		ioli_op_finish(t, op, op->done ? (int)op->done : op->cancel_res, 0);
 		break;
 	case IOLI_W_WORKER:
 		if (ioli_workers_cancel(t->pool, op))
