@@ -119,7 +119,9 @@ static void *helper_main(void *p)
 				owner[n] = op;
 				wordi[n] = j;
 			}
-			if ((op->flags & IOLI_F_DEADLINE) && (!deadline || op->deadline < deadline))
+			/* op->deadline (0: none) is fixed at submission;
+			 * op->flags belongs to the owner thread. */
+			if (op->deadline && (!deadline || op->deadline < deadline))
 				deadline = op->deadline;
 		}
 		v[n].val = h->ctl;
@@ -147,8 +149,7 @@ static void *helper_main(void *p)
 				res = (int)wordi[r]; /* woken */
 			else
 				res = ioli_futex_first_changed(op);
-			if (res < 0 && res != -EFAULT && (op->flags & IOLI_F_DEADLINE) &&
-			    now >= op->deadline)
+			if (res < 0 && res != -EFAULT && op->deadline && now >= op->deadline)
 				res = -ETIMEDOUT;
 			if (res == -1) {
 				i++;
