@@ -71,21 +71,27 @@ void tp_cb(void *arg, int res, unsigned flags)
 		s->flags[i] = flags;
 	}
 	s->thread = pthread_self();
-	__atomic_store_n(&s->ncalls, i + 1, __ATOMIC_RELEASE);
 	if (!(flags & IOL_CQE_MORE))
 		__atomic_add_fetch(&s->nfinal, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&s->ncalls, i + 1, __ATOMIC_RELEASE); /* publishes the rest */
 	pthread_mutex_unlock(&cb_lock);
 	if (s->then)
 		s->then(s, res, flags);
 	tp_bump(&s->seq);
 }
 
+/* Counters are read under the lock the callbacks record under, so what a
+ * callback recorded is visible to the test once the wait returns. */
 static bool wait_for(struct tp_slot *s, int *counter, int n)
 {
 	for (;;) {
 		uint32_t seq = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
+		int have;
 
-		if (__atomic_load_n(counter, __ATOMIC_ACQUIRE) >= n)
+		pthread_mutex_lock(&cb_lock);
+		have = *counter;
+		pthread_mutex_unlock(&cb_lock);
+		if (have >= n)
 			return true;
 		if (!tp_wait_word(&s->seq, seq + 1))
 			return false;
@@ -102,10 +108,23 @@ bool tp_wait_final(struct tp_slot *s, int n)
 	return wait_for(s, &s->nfinal, n);
 }
 
+int tp_finals(struct tp_slot *s)
+{
+	int n;
+
+	pthread_mutex_lock(&cb_lock);
+	n = s->nfinal;
+	pthread_mutex_unlock(&cb_lock);
+	return n;
+}
+
 int tp_last(struct tp_slot *s)
 {
-	int n = __atomic_load_n(&s->ncalls, __ATOMIC_ACQUIRE);
+	int n;
 
+	pthread_mutex_lock(&cb_lock);
+	n = s->ncalls;
+	pthread_mutex_unlock(&cb_lock);
 	return n > 0 && n <= TP_MAX_CALLS ? s->res[n - 1] : -99999;
 }
 

@@ -44,8 +44,9 @@ void tp_cb(void *arg, int res, unsigned flags);
 /* Wait until s has at least n callbacks / n final callbacks. */
 bool tp_wait_calls(struct tp_slot *s, int n);
 bool tp_wait_final(struct tp_slot *s, int n);
-/* The last recorded result. */
+/* The last recorded result; the number of final callbacks so far. */
 int tp_last(struct tp_slot *s);
+int tp_finals(struct tp_slot *s);
 
 /* A futex word to count events with (any thread; waits bounded). */
 void tp_bump(uint32_t *w);
