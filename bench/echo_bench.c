@@ -16,8 +16,15 @@
  * owed batched into it), so that one core of load generation costs as
  * little as possible per message: it must not be what limits the server.
  * --cpu pins it.
+ *
+ * --server-pid PID adds server_cpu_us: the CPU time the server's threads
+ * used per request during the measurement (from the schedstat of each /proc/PID/task entry,
+ * which counts the kernel work done in their context, e.g. loopback
+ * delivery of what they send).  Unlike requests/s it does not depend on
+ * whether the load generator or a neighbour limits the run.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <liburing.h>
 #include <netinet/in.h>
@@ -66,6 +73,37 @@ static int64_t now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* CPU time (ns) used so far by every thread of process pid, or -1. */
+static int64_t proc_cpu_ns(int pid)
+{
+	char path[64];
+	struct dirent *d;
+	int64_t sum = 0;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	dir = opendir(path);
+	if (!dir)
+		return -1;
+	while ((d = readdir(dir)) != NULL) {
+		char file[400];
+		long long ns;
+		FILE *f;
+
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(file, sizeof(file), "%s/%s/schedstat", path, d->d_name);
+		f = fopen(file, "r");
+		if (!f)
+			continue;
+		if (fscanf(f, "%lld", &ns) == 1)
+			sum += ns;
+		fclose(f);
+	}
+	closedir(dir);
+	return sum;
 }
 
 static struct io_uring_sqe *sqe_get(void)
@@ -126,7 +164,7 @@ static void usage(const char *p)
 {
 	fprintf(stderr,
 		"usage: %s --port P [--host ADDR] --conns C --size S --depth D --duration SEC\n"
-		"          [--warmup SEC] [--cpu N]\n",
+		"          [--warmup SEC] [--cpu N] [--server-pid PID]\n",
 		p);
 	exit(2);
 }
@@ -134,7 +172,8 @@ static void usage(const char *p)
 int main(int argc, char **argv)
 {
 	const char *host = "127.0.0.1";
-	int port = 0, cpu = -1;
+	int port = 0, cpu = -1, server_pid = 0;
+	int64_t server_cpu0 = 0;
 	unsigned conns = 1, depth = 1;
 	size_t size = 64;
 	double duration = 5, warmup = 1;
@@ -165,6 +204,8 @@ int main(int argc, char **argv)
 			warmup = atof(argv[++i]);
 		else if (!strcmp(o, "--cpu"))
 			cpu = atoi(argv[++i]);
+		else if (!strcmp(o, "--server-pid"))
+			server_pid = atoi(argv[++i]);
 		else
 			usage(argv[0]);
 	}
@@ -260,6 +301,8 @@ int main(int argc, char **argv)
 		t = now_ns();
 		if (!measured_from && t >= warm_end) {
 			measured_from = t;
+			if (server_pid)
+				server_cpu0 = proc_cpu_ns(server_pid);
 			count = 0;
 			memset(hist, 0, HIST_N * sizeof(*hist));
 			over = 0;
@@ -325,9 +368,15 @@ int main(int argc, char **argv)
 		uint64_t total = count;
 
 		printf("conns=%u size=%zu depth=%u secs=%.2f requests=%llu rps=%.0f p50_us=%.1f "
-		       "p99_us=%.1f\n",
+		       "p99_us=%.1f",
 		       conns, size, depth, secs, (unsigned long long)count, (double)count / secs,
 		       pct(total, 0.50), pct(total, 0.99));
+		if (server_pid && count) {
+			int64_t used = proc_cpu_ns(server_pid) - server_cpu0;
+
+			printf(" server_cpu_us=%.2f", (double)used / 1000.0 / (double)count);
+		}
+		printf("\n");
 	}
 	return 0;
 }

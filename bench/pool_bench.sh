@@ -78,8 +78,8 @@ stop_server() {
 	server_pid=
 }
 
-# scenario name -> file of "rps p50 p99" lines
-record() { echo "$2 $3 $4" >>"$out/$1"; }
+# scenario name -> file of "rps p50 p99 server-cpu-us" lines
+record() { echo "$2 $3 $4 ${5:-0}" >>"$out/$1"; }
 
 run_echo() { # name conns server-command...
 	name=$1
@@ -88,13 +88,15 @@ run_echo() { # name conns server-command...
 	PORT=$((PORT + 1))
 	start_server "$PORT" "$@" --port "$PORT"
 	line=$("$CLIENT" --port "$PORT" --conns "$conns" --size 64 --depth 1 \
-		--duration "$DURATION" --warmup "$WARMUP" --cpu "$CLIENT_CPU")
+		--duration "$DURATION" --warmup "$WARMUP" --cpu "$CLIENT_CPU" --server-pid "$server_pid")
 	stop_server
 	rps=$(echo "$line" | sed 's/.*rps=\([0-9.]*\).*/\1/')
 	p50=$(echo "$line" | sed 's/.*p50_us=\([0-9.]*\).*/\1/')
 	p99=$(echo "$line" | sed 's/.*p99_us=\([0-9.]*\).*/\1/')
-	record "$name" "$rps" "$p50" "$p99"
-	printf '  %-22s %10s req/s  p50 %7s us  p99 %8s us\n' "$name" "$rps" "$p50" "$p99"
+	cpu=$(echo "$line" | sed 's/.*server_cpu_us=\([0-9.]*\).*/\1/')
+	record "$name" "$rps" "$p50" "$p99" "$cpu"
+	printf '  %-22s %10s req/s  p50 %7s us  p99 %8s us  server %5s us CPU/req\n' \
+		"$name" "$rps" "$p50" "$p99" "$cpu"
 }
 
 # wrk's latency unit varies (us, ms, s): to microseconds
