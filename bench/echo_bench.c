@@ -17,7 +17,8 @@
  * little as possible per message: it must not be what limits the server.
  * --cpu pins it.
  *
- * --server-pid PID adds server_cpu_us: the CPU time the server's threads
+ * client_cpu_us is this program's CPU time per request; --server-pid PID
+ * adds server_cpu_us: the CPU time the server's threads
  * used per request during the measurement (from the schedstat of each /proc/PID/task entry,
  * which counts the kernel work done in their context, e.g. loopback
  * delivery of what they send).  Unlike requests/s it does not depend on
@@ -72,6 +73,14 @@ static int64_t now_ns(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int64_t self_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
@@ -173,7 +182,7 @@ int main(int argc, char **argv)
 {
 	const char *host = "127.0.0.1";
 	int port = 0, cpu = -1, server_pid = 0;
-	int64_t server_cpu0 = 0;
+	int64_t server_cpu0 = 0, client_cpu0 = 0;
 	unsigned conns = 1, depth = 1;
 	size_t size = 64;
 	double duration = 5, warmup = 1;
@@ -301,6 +310,7 @@ int main(int argc, char **argv)
 		t = now_ns();
 		if (!measured_from && t >= warm_end) {
 			measured_from = t;
+			client_cpu0 = self_cpu_ns();
 			if (server_pid)
 				server_cpu0 = proc_cpu_ns(server_pid);
 			count = 0;
@@ -371,6 +381,9 @@ int main(int argc, char **argv)
 		       "p99_us=%.1f",
 		       conns, size, depth, secs, (unsigned long long)count, (double)count / secs,
 		       pct(total, 0.50), pct(total, 0.99));
+		if (count)
+			printf(" client_cpu_us=%.2f",
+			       (double)(self_cpu_ns() - client_cpu0) / 1000.0 / (double)count);
 		if (server_pid && count) {
 			int64_t used = proc_cpu_ns(server_pid) - server_cpu0;
 

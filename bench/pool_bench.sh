@@ -54,6 +54,37 @@ echo "setup:    server on CPU $SERVER_CPU ($SERVER_THREADS pool thread), client 
 	"$RUNS runs x ${DURATION}s (+${WARMUP}s warm-up)"
 echo "load:     $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min) at start"
 
+# This machine may be shared: before each measurement wait (up to
+# QUIET_WAIT seconds) until both CPUs are nearly idle, so that another
+# program's load is not measured; a run that had to start anyway is counted
+# and reported as noisy.
+QUIET_WAIT=${QUIET_WAIT:-180}
+noisy=0
+cpu_busy() { # busy % of the busiest of the two CPUs over 0.3 s
+	a=$(grep "^cpu$SERVER_CPU \|^cpu$CLIENT_CPU " /proc/stat)
+	sleep 0.3
+	b=$(grep "^cpu$SERVER_CPU \|^cpu$CLIENT_CPU " /proc/stat)
+	printf '%s\n%s\n' "$a" "$b" | awk '
+		{ t = 0; for (i = 2; i <= NF; i++) t += $i; idle = $5 + $6
+		  if ($1 in T) { d = t - T[$1]; b = d > 0 ? 100 * (1 - (idle - I[$1]) / d) : 0
+				 if (b > m) m = b }
+		  T[$1] = t; I[$1] = idle }
+		END { printf "%.0f\n", m }'
+}
+wait_quiet() {
+	waited=0
+	while [ "$(cpu_busy)" -gt 10 ]; do
+		if [ $waited -ge "$QUIET_WAIT" ]; then
+			noisy=$((noisy + 1))
+			echo "  (other load on the CPUs: measuring anyway, counted as noisy)"
+			return
+		fi
+		[ $waited -eq 0 ] && echo "  (waiting for other load on the CPUs to end)"
+		sleep 2
+		waited=$((waited + 2))
+	done
+}
+
 # wait until something listens on $1
 wait_port() {
 	tries=0
@@ -78,14 +109,15 @@ stop_server() {
 	server_pid=
 }
 
-# scenario name -> file of "rps p50 p99 server-cpu-us" lines
-record() { echo "$2 $3 $4 ${5:-0}" >>"$out/$1"; }
+# scenario name -> file of "rps p50 p99 server-cpu-us client-cpu-us" lines
+record() { echo "$2 $3 $4 ${5:-0} ${6:-0}" >>"$out/$1"; }
 
 run_echo() { # name conns server-command...
 	name=$1
 	conns=$2
 	shift 2
 	PORT=$((PORT + 1))
+	wait_quiet
 	start_server "$PORT" "$@" --port "$PORT"
 	line=$("$CLIENT" --port "$PORT" --conns "$conns" --size 64 --depth 1 \
 		--duration "$DURATION" --warmup "$WARMUP" --cpu "$CLIENT_CPU" --server-pid "$server_pid")
@@ -94,9 +126,10 @@ run_echo() { # name conns server-command...
 	p50=$(echo "$line" | sed 's/.*p50_us=\([0-9.]*\).*/\1/')
 	p99=$(echo "$line" | sed 's/.*p99_us=\([0-9.]*\).*/\1/')
 	cpu=$(echo "$line" | sed 's/.*server_cpu_us=\([0-9.]*\).*/\1/')
-	record "$name" "$rps" "$p50" "$p99" "$cpu"
-	printf '  %-22s %10s req/s  p50 %7s us  p99 %8s us  server %5s us CPU/req\n' \
-		"$name" "$rps" "$p50" "$p99" "$cpu"
+	ccpu=$(echo "$line" | sed 's/.*client_cpu_us=\([0-9.]*\).*/\1/')
+	record "$name" "$rps" "$p50" "$p99" "$cpu" "$ccpu"
+	printf '  %-18s %8s req/s  p50 %7s us  p99 %8s us  CPU/req: server %5s us, client %5s us\n' \
+		"$name" "$rps" "$p50" "$p99" "$cpu" "$ccpu"
 }
 
 # wrk's latency unit varies (us, ms, s): to microseconds
@@ -109,6 +142,7 @@ to_us() {
 
 run_wrk() { # name backend
 	PORT=$((PORT + 1))
+	wait_quiet
 	start_server "$PORT" "$HTTPD" --backend "$2" --threads "$SERVER_THREADS" --port "$PORT"
 	res=$(taskset -c "$CLIENT_CPU" wrk -t1 -c64 -d"${DURATION}s" --latency \
 		"http://127.0.0.1:$PORT/" 2>&1)
@@ -120,10 +154,11 @@ run_wrk() { # name backend
 		echo "$res" | grep "Non-2xx\|Socket errors" | sed 's/^/  wrk: /'
 	fi
 	record "$1" "$rps" "$p50" "$p99"
-	printf '  %-22s %10s req/s  p50 %7s us  p99 %8s us\n' "$1" "$rps" "$p50" "$p99"
+	printf '  %-18s %8s req/s  p50 %7s us  p99 %8s us\n' "$1" "$rps" "$p50" "$p99"
 }
 
 run_file() {
+	wait_quiet
 	res=$(taskset -c "$SERVER_CPU" "$FILEB" --threads 1 --qd 32 --duration "$DURATION")
 	for m in "pread" "io_uring" "epoll"; do
 		case $m in
@@ -131,7 +166,7 @@ run_file() {
 		*) v=$(echo "$res" | awk -F'iops=' -v b="backend=$m" 'index($0, b) { print $2 }') ;;
 		esac
 		record "file-$m" "$v" 0 0
-		printf '  %-22s %10s reads/s\n' "file-$m" "$v"
+		printf '  %-18s %8s reads/s\n' "file-$m" "$v"
 	done
 }
 
@@ -158,6 +193,11 @@ median() {
 	sort -n -k"$2" "$out/$1" | awk -v k="$2" '{ v[NR] = $k }
 		END { printf "%.0f\n", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
+# the same with two decimals (CPU microseconds per request)
+median2() {
+	sort -n -k"$2" "$out/$1" | awk -v k="$2" '{ v[NR] = $k }
+		END { printf "%.2f\n", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
 # (max - min) / median of the throughput column, in %
 spread() {
 	sort -n -k1 "$out/$1" | awk '{ v[NR] = $1 }
@@ -167,14 +207,19 @@ spread() {
 
 echo
 echo "== results (medians of $RUNS runs; spread = (max - min) / median)"
-printf '%-22s %12s %8s %10s %10s\n' scenario "req/s" spread "p50 us" "p99 us"
+printf '%-16s %9s %7s %8s %8s %14s %14s\n' scenario "req/s" spread "p50 us" "p99 us" \
+	"server us/req" "client us/req"
 for n in echo-uring-1 echo-epoll-1 echo-uring-64 echo-epoll-64 echo-uring-256 \
-	echo-epoll-256 raw-uring-1 raw-uring-256 httpd-uring httpd-epoll; do
-	printf '%-22s %12s %7s%% %10s %10s\n' "$n" "$(median "$n" 1)" "$(spread "$n")" \
+	echo-epoll-256 raw-uring-1 raw-uring-256; do
+	printf '%-16s %9s %6s%% %8s %8s %14s %14s\n' "$n" "$(median "$n" 1)" "$(spread "$n")" \
+		"$(median "$n" 2)" "$(median "$n" 3)" "$(median2 "$n" 4)" "$(median2 "$n" 5)"
+done
+for n in httpd-uring httpd-epoll; do
+	printf '%-16s %9s %6s%% %8s %8s\n' "$n" "$(median "$n" 1)" "$(spread "$n")" \
 		"$(median "$n" 2)" "$(median "$n" 3)"
 done
 for n in file-pread file-io_uring file-epoll; do
-	printf '%-22s %12s %7s%%\n' "$n" "$(median "$n" 1)" "$(spread "$n")"
+	printf '%-16s %9s %6s%%  reads/s\n' "$n" "$(median "$n" 1)" "$(spread "$n")"
 done
 
 echo
@@ -194,8 +239,11 @@ goal "echo io_uring / epoll, 1 connection" echo-uring-1 echo-epoll-1 0.95
 goal "echo pool (io_uring) / raw_uring_echo, 256 conn" echo-uring-256 raw-uring-256 0.90
 echo "== other ratios (no goal)"
 ratio "echo io_uring / epoll, 64 connections" echo-uring-64 echo-epoll-64
+awk -v a="$(median2 echo-epoll-256 4)" -v b="$(median2 echo-uring-256 4)" 'BEGIN {
+	printf "%-46s %7.2f\n", "server CPU per request epoll / io_uring, 256", (b > 0 ? a / b : 0) }'
 ratio "echo pool (io_uring) / raw_uring_echo, 1 conn" echo-uring-1 raw-uring-1
 ratio "httpd io_uring / epoll (wrk -c64)" httpd-uring httpd-epoll
 ratio "file reads: pool io_uring / pread" file-io_uring file-pread
 ratio "file reads: pool epoll / pread" file-epoll file-pread
-echo "load:     $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min) at end"
+echo "load:     $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min) at end;" \
+	"$noisy measurement(s) started with other load on the CPUs"

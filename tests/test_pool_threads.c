@@ -20,6 +20,8 @@
 #include <cmocka.h>
 #include <seccomp.h>
 
+#include <liburing.h>
+
 #include "iolayer/probe.h"
 #include "pool_testlib.h"
 #include "uring/pool_internal.h"
@@ -288,6 +290,81 @@ static void test_auto_fallback(void **state)
 	assert_non_null(strstr(out, "io_uring_setup"));
 }
 
+/* Ring setup flags follow the probe: SINGLE_ISSUER|DEFER_TASKRUN, else
+ * COOP_TASKRUN, else none; SQPOLL only when asked.  The fallbacks are
+ * checked in re-runs of this program with those features masked. */
+static unsigned expected_flags(bool sqpoll)
+{
+	if (sqpoll && iol_has(IOL_FEAT_URING_SQPOLL))
+		return IORING_SETUP_SQPOLL |
+		       (iol_has(IOL_FEAT_URING_SINGLE_ISSUER) ? IORING_SETUP_SINGLE_ISSUER : 0);
+	if (iol_has(IOL_FEAT_URING_SINGLE_ISSUER) && iol_has(IOL_FEAT_URING_DEFER_TASKRUN))
+		return IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+	if (iol_has(IOL_FEAT_URING_COOP_TASKRUN))
+		return IORING_SETUP_COOP_TASKRUN;
+	return 0;
+}
+
+static int ring_flags_child(void)
+{
+	const unsigned mask = IORING_SETUP_SQPOLL | IORING_SETUP_SINGLE_ISSUER |
+			      IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_COOP_TASKRUN;
+	const char *want = getenv("TP_RING_FLAGS"); /* expected, decimal */
+	struct iol_pool_opts o = {.threads = 1, .backend = IOL_BACKEND_URING};
+	struct tp_slot s = {0};
+	iol_pool *p;
+	unsigned got;
+
+	if (iol_pool_create(&o, &p) != 0)
+		return 2;
+	got = ioli_pool_ring_flags(p) & mask;
+	/* The ring works with those flags. */
+	if (iol_pool_timer(p, 0, 0, tp_cb, &s, NULL, NULL) != 0 || !tp_wait_final(&s, 1))
+		return 3;
+	iol_pool_destroy(p);
+	if (got != (unsigned)atoi(want)) {
+		fprintf(stderr, "ring flags %#x, expected %#x\n", got, (unsigned)atoi(want));
+		return 4;
+	}
+	return 0;
+}
+
+static void test_ring_flags(void **state)
+{
+	const unsigned mask = IORING_SETUP_SQPOLL | IORING_SETUP_SINGLE_ISSUER |
+			      IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_COOP_TASKRUN;
+	struct iol_pool_opts o = {.threads = 1, .backend = IOL_BACKEND_URING};
+	char *argv[] = {"test_pool_threads", NULL};
+	char want[32], dis[160];
+	const char *e[4] = {want, "TP_RING_FLAGS_CHILD=1", dis, NULL};
+	iol_pool *p;
+
+	if (!iol_has(IOL_FEAT_IO_URING)) {
+		printf("io_uring is unavailable here: no rings to check\n");
+		skip();
+	}
+	assert_int_equal(iol_pool_create(&o, &p), 0);
+	assert_int_equal(ioli_pool_ring_flags(p) & mask, expected_flags(false));
+	assert_int_equal(iol_pool_destroy(p), 0);
+	o.sqpoll = true;
+	assert_int_equal(iol_pool_create(&o, &p), 0);
+	assert_int_equal(ioli_pool_ring_flags(p) & mask, expected_flags(true));
+	assert_int_equal(iol_pool_destroy(p), 0);
+
+	/* Without DEFER_TASKRUN: COOP_TASKRUN. */
+	snprintf(want, sizeof(want), "TP_RING_FLAGS=%u", IORING_SETUP_COOP_TASKRUN);
+	snprintf(dis, sizeof(dis), "IOLAYER_DISABLE=%s",
+		 iol_feature_name(IOL_FEAT_URING_DEFER_TASKRUN));
+	if (iol_has(IOL_FEAT_URING_COOP_TASKRUN))
+		assert_int_equal(tp_reexec(argv, e), 0);
+	/* Without either: a plain ring. */
+	snprintf(want, sizeof(want), "TP_RING_FLAGS=0");
+	snprintf(dis, sizeof(dis), "IOLAYER_DISABLE=%s,%s",
+		 iol_feature_name(IOL_FEAT_URING_DEFER_TASKRUN),
+		 iol_feature_name(IOL_FEAT_URING_COOP_TASKRUN));
+	assert_int_equal(tp_reexec(argv, e), 0);
+}
+
 /* IOLAYER_BACKEND=epoll makes AUTO choose epoll (in a fresh process, as the
  * probe reads it once). */
 static void test_backend_env(void **state)
@@ -324,10 +401,13 @@ int main(void)
 	const struct CMUnitTest choice[] = {
 	    cmocka_unit_test(test_auto_fallback),
 	    cmocka_unit_test(test_backend_env),
+	    cmocka_unit_test(test_ring_flags),
 	};
 
 	if (getenv("TP_BACKEND_CHILD"))
 		return backend_child();
+	if (getenv("TP_RING_FLAGS_CHILD"))
+		return ring_flags_child();
 	return tp_run("pool_threads", tests, sizeof(tests) / sizeof(tests[0])) +
 	       cmocka_run_group_tests_name("pool_backend_choice", choice, NULL, NULL);
 }

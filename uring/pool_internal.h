@@ -414,6 +414,9 @@ struct ioli_bufret_msg {
 #define IOLI_BUF_THREAD(f) (((f) >> 8) & 0xffu)
 #define IOLI_BUF_BID(f)	   ((f) >> 16)
 
+/* The io_uring setup flags of the pool's rings (0 on epoll; tests). */
+unsigned ioli_pool_ring_flags(iol_pool *pool);
+
 /* Sum of every thread's counters (tests read them). */
 void ioli_pool_stats(iol_pool *pool, struct ioli_stats_snapshot *out);
 

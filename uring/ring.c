@@ -456,6 +456,14 @@ static void uring_cancel(struct ioli_thread *t, struct ioli_op *op)
 	}
 }
 
+unsigned ioli_pool_ring_flags(iol_pool *pool)
+{
+	/* Written by each thread before iol_pool_create() returned. */
+	if (!pool || pool->be != &ioli_uring_backend)
+		return 0;
+	return ioli_uring(&pool->threads[0])->setup_flags;
+}
+
 const struct ioli_backend ioli_uring_backend = {
     .name = "io_uring",
     .thread_init = uring_thread_init,
