@@ -22,7 +22,9 @@
 
 #include <cmocka.h>
 
+#include "iolayer/probe.h"
 #include "pool_testlib.h"
+#include "uring/pool_internal.h"
 
 static const struct iol_op_opts *no_opts;
 
@@ -122,6 +124,12 @@ static void test_fsync_openat_statx_close(void **state)
 	assert_int_equal(one_result(&s6), -ENOENT);
 	assert_int_equal(iol_pool_close(env->pool, 1000000, tp_cb, &s7, no_opts, NULL), 0);
 	assert_int_equal(one_result(&s7), -EBADF);
+	if (env->backend == IOL_BACKEND_EPOLL) {
+		struct ioli_stats_snapshot st;
+
+		ioli_pool_stats(env->pool, &st);
+		assert_true(st.worker_ops >= 4); /* fsync x2, openat, statx */
+	}
 	unlink(path);
 	close(fd);
 }
@@ -328,11 +336,18 @@ static void test_send_zerocopy(void **state)
 {
 	struct tp_env *env = tp_env(state);
 	struct iol_pool_opts o = {.threads = 1, .zc_threshold = 4096};
+	struct ioli_stats_snapshot st;
 	iol_pool *pool;
 
 	assert_int_equal(tp_make_pool(&o, &pool), 0);
 	big_send(env, pool, MSG_WAITALL);
+	ioli_pool_stats(pool, &st);
 	assert_int_equal(iol_pool_destroy(pool), 0);
+	/* The zero-copy path ran where it exists, and only there. */
+	if (env->backend == IOL_BACKEND_URING && iol_has(IOL_FEAT_URING_OP_SEND_ZC))
+		assert_true(st.zc_sends > 0);
+	else
+		assert_int_equal(st.zc_sends, 0);
 }
 
 static void test_shutdown(void **state)

@@ -100,6 +100,7 @@ int ioli_uring_issue_net(struct ioli_thread *t, struct ioli_op *op)
 			io_uring_prep_send_zc(sqe, op->u.io.fd, (char *)op->u.io.buf + op->done,
 					      rem, op->u.io.msg_flags | MSG_NOSIGNAL, 0);
 			op->flags |= IOLI_F_ZC;
+			IOLI_STAT_INC(t, zc_sends);
 		} else {
 			io_uring_prep_send(sqe, op->u.io.fd, (char *)op->u.io.buf + op->done, rem,
 					   op->u.io.msg_flags | MSG_NOSIGNAL);

@@ -302,5 +302,6 @@ void ioli_pool_stats(iol_pool *pool, struct ioli_stats_snapshot *out)
 		out->worker_ops += atomic_load_explicit(&s->worker_ops, memory_order_relaxed);
 		out->futex_fallback +=
 		    atomic_load_explicit(&s->futex_fallback, memory_order_relaxed);
+		out->zc_sends += atomic_load_explicit(&s->zc_sends, memory_order_relaxed);
 	}
 }

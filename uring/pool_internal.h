@@ -203,6 +203,7 @@ struct ioli_stats {
 	_Atomic uint64_t epoll_ctl;	 /* epoll: epoll_ctl calls */
 	_Atomic uint64_t worker_ops;	 /* epoll: operations run on file workers */
 	_Atomic uint64_t futex_fallback; /* futex waits parked with helper threads */
+	_Atomic uint64_t zc_sends;	 /* io_uring: zero-copy sends issued */
 };
 
 #define IOLI_STAT_INC(t, field)                                                                    \
@@ -212,7 +213,7 @@ struct ioli_stats {
 
 /* A plain snapshot of the counters. */
 struct ioli_stats_snapshot {
-	uint64_t sq_full, cq_overflow, submit_busy, epoll_ctl, worker_ops, futex_fallback;
+	uint64_t sq_full, cq_overflow, submit_busy, epoll_ctl, worker_ops, futex_fallback, zc_sends;
 };
 
 struct ioli_tbufs; /* bufring.c */
