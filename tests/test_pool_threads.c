@@ -349,6 +349,21 @@ static void test_ring_flags(void **state)
 	o.sqpoll = true;
 	assert_int_equal(iol_pool_create(&o, &p), 0);
 	assert_int_equal(ioli_pool_ring_flags(p) & mask, expected_flags(true));
+	{
+		/* An SQPOLL ring works: a pipe read completes after a write. */
+		struct tp_slot r = {0}, w = {0};
+		int pf[2];
+		char c;
+
+		assert_int_equal(pipe2(pf, O_CLOEXEC), 0);
+		assert_int_equal(iol_pool_read(p, pf[0], &c, 1, -1, tp_cb, &r, NULL, NULL), 0);
+		assert_int_equal(iol_pool_write(p, pf[1], "q", 1, -1, tp_cb, &w, NULL, NULL), 0);
+		assert_true(tp_wait_final(&r, 1));
+		assert_true(tp_wait_final(&w, 1));
+		assert_int_equal(r.res[0], 1);
+		close(pf[0]);
+		close(pf[1]);
+	}
 	assert_int_equal(iol_pool_destroy(p), 0);
 
 	/* Without DEFER_TASKRUN: COOP_TASKRUN. */
