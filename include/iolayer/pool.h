@@ -284,9 +284,9 @@ int iol_pool_cancel(iol_pool *pool, uint64_t id);
  * own, set up when it first needs it).  count is a power of two from 1 to
  * 32768, size 1 to 1 GiB with count * size at most 4 GiB.  Groups live until
  * the pool is destroyed.  Sets *group.
- * Returns 0, -EINVAL, -ENOSPC (IOL_POOL_MAX_GROUPS groups exist), -ENOMEM.
- * If a thread cannot set up its ring later, its multishot recv ends with
- * that error.
+ * Returns 0, -EINVAL, -ENOSPC (IOL_POOL_MAX_GROUPS groups exist) or
+ * -ESHUTDOWN (destruction has begun).  Memory is taken per thread on first
+ * use: a thread that cannot get it ends its multishot recv with -ENOMEM.
  */
 int iol_pool_buffers_create(iol_pool *pool, unsigned count, unsigned size, unsigned *group);
 
