@@ -266,6 +266,156 @@ static void test_many_waits(void **state)
 	free(s);
 }
 
+/* ------------------------------------------------------------------ */
+/* The try hook: one operation through lost races, cancel and success  */
+/* ------------------------------------------------------------------ */
+
+struct trier {
+	uint32_t word;
+	uint32_t tries; /* futex: bumped on each call of the hook */
+	int lose;	/* calls that report a lost race */
+	int result;	/* then this */
+};
+
+static int try_hook(void *arg, unsigned index, struct ioli_futex_word *w, unsigned n)
+{
+	struct trier *tr = ((struct tp_slot *)arg)->ctx;
+	int r = tr->result;
+
+	if (index != 0 || n != 1 || w[0].word != &tr->word)
+		r = -EINVAL;
+	else if (tr->lose > 0) {
+		tr->lose--;
+		w[0].expected = __atomic_load_n(&tr->word, __ATOMIC_ACQUIRE); /* re-arm from here */
+		r = -EAGAIN;
+	}
+	tp_bump(&tr->tries);
+	return r;
+}
+
+static void test_try_rearm_then_success(void **state)
+{
+	struct tp_env *env = tp_env(state);
+	struct trier tr = {.lose = 1, .result = 42};
+	struct ioli_futex_word w = {&tr.word, 0};
+	struct tp_slot s = {.ctx = &tr};
+
+	assert_int_equal(
+	    ioli_pool_futex_waitv_try(env->pool, &w, 1, false, try_hook, tp_cb, &s, NULL, NULL), 0);
+	set_and_wake(&tr.word, 1, false);
+	assert_true(tp_wait_word(&tr.tries, 1)); /* lost: waits again for a change from 1 */
+	assert_int_equal(tp_finals(&s), 0);
+	set_and_wake(&tr.word, 2, false);
+	assert_true(tp_wait_final(&s, 1));
+	assert_int_equal(s.res[0], 42);
+	assert_int_equal(__atomic_load_n(&tr.tries, __ATOMIC_ACQUIRE), 2);
+	check_path(env->pool, env->backend);
+}
+
+/* After a lost race the operation keeps its id: cancel still reaches it. */
+static void test_try_rearm_keeps_id(void **state)
+{
+	struct tp_env *env = tp_env(state);
+	struct trier tr = {.lose = 1000, .result = 0};
+	struct ioli_futex_word w = {&tr.word, 0};
+	struct tp_slot s = {.ctx = &tr};
+	uint64_t id;
+
+	assert_int_equal(
+	    ioli_pool_futex_waitv_try(env->pool, &w, 1, false, try_hook, tp_cb, &s, NULL, &id), 0);
+	set_and_wake(&tr.word, 1, false);
+	assert_true(tp_wait_word(&tr.tries, 1));
+	assert_int_equal(iol_pool_cancel(env->pool, id), 0);
+	assert_true(tp_wait_final(&s, 1));
+	assert_int_equal(s.ncalls, 1);
+	assert_int_equal(s.res[0], -ECANCELED);
+}
+
+/* A deadline spans the re-arms (it is absolute from submission). */
+static void test_try_deadline_spans_rearms(void **state)
+{
+	struct tp_env *env = tp_env(state);
+	struct iol_op_opts dl = {.deadline_ns = 50000000};
+	struct trier tr = {.lose = 1000, .result = 0};
+	struct ioli_futex_word w = {&tr.word, 0};
+	struct tp_slot s = {.ctx = &tr};
+	int64_t t0 = tp_now_ns();
+
+	assert_int_equal(
+	    ioli_pool_futex_waitv_try(env->pool, &w, 1, false, try_hook, tp_cb, &s, &dl, NULL), 0);
+	set_and_wake(&tr.word, 1, false);
+	assert_true(tp_wait_word(&tr.tries, 1));
+	assert_true(tp_wait_final(&s, 1));
+	assert_int_equal(s.res[0], -ETIMEDOUT);
+	assert_true(tp_now_ns() - t0 >= 50000000);
+}
+
+/* A counting semaphore in a futex word, two asynchronous waiters that
+ * acquire in the hook (compare-and-swap) and wait again after each
+ * acquisition, a producer releasing 1000 times with one wake each: every
+ * unit is acquired exactly once, whatever the races. */
+struct sem {
+	iol_pool *pool;
+	uint32_t count;
+	uint32_t acquired; /* futex */
+	int errors;
+};
+
+static int sem_try(void *arg, unsigned index, struct ioli_futex_word *w, unsigned n)
+{
+	struct sem *sm = arg;
+	uint32_t v = __atomic_load_n(&sm->count, __ATOMIC_ACQUIRE);
+
+	while (v > 0)
+		if (__atomic_compare_exchange_n(&sm->count, &v, v - 1, false, __ATOMIC_ACQ_REL,
+						__ATOMIC_ACQUIRE))
+			return 0;
+	w[0].expected = 0; /* lost: wait while it is 0 */
+	return -EAGAIN;
+}
+
+static void sem_cb(void *arg, int res, unsigned flags)
+{
+	struct sem *sm = arg;
+	struct ioli_futex_word w = {&sm->count, 0};
+	int r;
+
+	if (res == -ECANCELED)
+		return;
+	if (res != 0) {
+		sm->errors++;
+		return;
+	}
+	r = ioli_pool_futex_waitv_try(sm->pool, &w, 1, false, sem_try, sem_cb, sm, NULL, NULL);
+	if (r != 0 && r != -ESHUTDOWN) /* the test destroys the pool at the end */
+		sm->errors++;
+	tp_bump(&sm->acquired);
+}
+
+static void test_try_semaphore(void **state)
+{
+	struct tp_env *env = tp_env(state);
+	struct sem sm = {.pool = env->pool};
+	struct ioli_futex_word w = {&sm.count, 0};
+	struct iol_op_opts on[2] = {{.flags = IOL_OP_ON_THREAD, .thread = 0},
+				    {.flags = IOL_OP_ON_THREAD, .thread = 1}};
+
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(ioli_pool_futex_waitv_try(env->pool, &w, 1, false, sem_try, sem_cb,
+							   &sm, &on[i], NULL),
+				 0);
+	for (int i = 0; i < 1000; i++) {
+		__atomic_add_fetch(&sm.count, 1, __ATOMIC_RELEASE);
+		wake(&sm.count, false);
+	}
+	assert_true(tp_wait_word(&sm.acquired, 1000));
+	assert_int_equal(iol_pool_destroy(env->pool), 0); /* cancels the two waiting */
+	env->pool = NULL;
+	assert_int_equal(sm.acquired, 1000);
+	assert_int_equal(sm.count, 0);
+	assert_int_equal(sm.errors, 0);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, tp_setup, tp_teardown)
 
 int main(int argc, char **argv)
@@ -279,6 +429,10 @@ int main(int argc, char **argv)
 	    T(test_deadline),
 	    T(test_rearm_no_lost_wakeup),
 	    T(test_many_waits),
+	    T(test_try_rearm_then_success),
+	    T(test_try_rearm_keeps_id),
+	    T(test_try_deadline_spans_rearms),
+	    T(test_try_semaphore),
 	};
 	size_t n = sizeof(tests) / sizeof(tests[0]);
 	const char *env[3];

@@ -253,6 +253,13 @@ int ioli_pool_futex_waitv(iol_pool *pool, const struct ioli_futex_word *words, u
 			  bool shared, iol_cb cb, void *arg, const struct iol_op_opts *opts,
 			  uint64_t *id)
 {
+	return ioli_pool_futex_waitv_try(pool, words, n, shared, NULL, cb, arg, opts, id);
+}
+
+int ioli_pool_futex_waitv_try(iol_pool *pool, const struct ioli_futex_word *words, unsigned n,
+			      bool shared, ioli_futex_try_fn try, iol_cb cb, void *arg,
+			      const struct iol_op_opts *opts, uint64_t *id)
+{
 	if (!words || n == 0 || n > IOLI_FUTEX_MAX_WORDS)
 		return -EINVAL;
 	for (unsigned i = 0; i < n; i++)
@@ -261,6 +268,7 @@ int ioli_pool_futex_waitv(iol_pool *pool, const struct ioli_futex_word *words, u
 	BEGIN(IOLI_OP_FUTEX, -1);
 	op->u.futex.n = n;
 	op->u.futex.shared = shared;
+	op->u.futex.try_fn = try;
 	if (n == 1) {
 		op->u.futex.one = words[0];
 		op->u.futex.v = &op->u.futex.one;

@@ -68,6 +68,33 @@ int ioli_futex_first_changed(const struct ioli_op *op)
 	return -1;
 }
 
+int ioli_futex_fired(struct ioli_op *op, int i)
+{
+	int r;
+
+	if (!op->u.futex.try_fn)
+		return i;
+	r = op->u.futex.try_fn(op->arg, (unsigned)i, op->u.futex.v, op->u.futex.n);
+	if (r == -EAGAIN && (op->flags & IOLI_F_CANCELED))
+		return op->cancel_res;
+	return r;
+}
+
+void ioli_futex_done(struct ioli_thread *t, struct ioli_op *op)
+{
+	int r = op->res;
+
+	if (r >= 0) {
+		r = ioli_futex_fired(op, r);
+		if (r == -EAGAIN) {
+			r = ioli_futex_helpers_add(t->pool, op);
+			if (r == 0)
+				return; /* waiting again, same id */
+		}
+	}
+	ioli_op_deliver(t, op, r, 0);
+}
+
 /* Whether the kernel can read op's words (a futex_waitv that times out at
  * once reads them all first). */
 static bool words_readable(const struct ioli_op *op)

@@ -477,7 +477,10 @@ static void handle_msg(struct ioli_thread *t, struct ioli_msg *m, bool closing)
 			t->pool->be->start(t, op);
 		break;
 	case IOLI_MSG_DONE:
-		ioli_op_deliver(t, op, op->res, op->dflags);
+		if (op->kind == IOLI_OP_FUTEX)
+			ioli_futex_done(t, op); /* may wait again */
+		else
+			ioli_op_deliver(t, op, op->res, op->dflags);
 		break;
 	case IOLI_MSG_CANCEL: {
 		struct ioli_cancel_msg *c = (struct ioli_cancel_msg *)m;

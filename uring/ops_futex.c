@@ -64,17 +64,34 @@ int ioli_uring_issue_futex(struct ioli_thread *t, struct ioli_op *op)
 	return 0;
 }
 
+/* Word i fired: deliver, or wait again if the try hook lost the race. */
+static void fired(struct ioli_thread *t, struct ioli_op *op, int i)
+{
+	int r = ioli_futex_fired(op, i);
+
+	if (r == -EAGAIN) {
+		r = ioli_uring_issue_futex(t, op);
+		if (r == 0)
+			return;
+	}
+	ioli_ring_decide(op, r, 0);
+}
+
 void ioli_uring_cqe_futex(struct ioli_thread *t, struct ioli_op *op, int res, unsigned cflags)
 {
 	int i, r;
 
+	if (res >= 0) {
+		fired(t, op, res);
+		return;
+	}
 	if (res != -EAGAIN) {
 		ioli_ring_decide(op, res, 0);
 		return;
 	}
 	i = ioli_futex_first_changed(op);
 	if (i >= 0) {
-		ioli_ring_decide(op, i, 0);
+		fired(t, op, i);
 		return;
 	}
 	if (op->flags & IOLI_F_CANCELED) {

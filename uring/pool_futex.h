@@ -48,6 +48,31 @@ int ioli_pool_futex_waitv(iol_pool *pool, const struct ioli_futex_word *words, u
 			  bool shared, iol_cb cb, void *arg, const struct iol_op_opts *opts,
 			  uint64_t *id);
 
+/*
+ * The hook that makes a futex wait an object wait.  Called on the
+ * operation's pool thread each time the wait would complete with index i (a
+ * word woken or seen different; never for cancellation, a deadline or a
+ * fault):
+ *   - return a result >= 0 to end the wait with it (after acquiring the
+ *     object the word belongs to, say);
+ *   - return -EAGAIN to wait again (the race was lost), after updating
+ *     words[].expected if the state moved on: words is the operation's own
+ *     copy.  The operation keeps its id, so iol_pool_cancel() and the
+ *     deadline (absolute, from the first submission) cover the whole wait;
+ *     a cancel requested meanwhile ends it with -ECANCELED instead;
+ *   - return any other negative errno to end the wait with it.
+ * It runs where callbacks run and under the same rules.  It is called even
+ * when a cancel raced with the wake, so that a wake (and the object) is not
+ * lost: a callback may see success after asking for a cancel.
+ */
+typedef int (*ioli_futex_try_fn)(void *arg, unsigned index, struct ioli_futex_word *words,
+				 unsigned n);
+
+/* ioli_pool_futex_waitv() with a try hook (try NULL: plain). */
+int ioli_pool_futex_waitv_try(iol_pool *pool, const struct ioli_futex_word *words, unsigned n,
+			      bool shared, ioli_futex_try_fn try, iol_cb cb, void *arg,
+			      const struct iol_op_opts *opts, uint64_t *id);
+
 /* One word: completes with res 0. */
 int ioli_pool_futex_wait(iol_pool *pool, uint32_t *word, uint32_t expected, bool shared, iol_cb cb,
 			 void *arg, const struct iol_op_opts *opts, uint64_t *id);

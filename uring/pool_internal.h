@@ -154,7 +154,8 @@ struct ioli_op {
 			bool shared;
 			struct ioli_futex_word *v; /* n words; &one when n == 1 */
 			struct ioli_futex_word one;
-			void *helper; /* futex_wait.c: the helper holding it */
+			void *helper;		  /* futex_wait.c: the helper holding it */
+			ioli_futex_try_fn try_fn; /* NULL: plain futex wait */
 		} futex;
 	} u;
 	union {
@@ -385,6 +386,11 @@ void ioli_futex_helpers_stop(iol_pool *pool);
 
 /* Index of the first word that differs from its expected value, or -1. */
 int ioli_futex_first_changed(const struct ioli_op *op);
+/* Word i fired: the result to deliver, or -EAGAIN when op should wait again
+ * (its try hook lost the race and no cancel is pending). */
+int ioli_futex_fired(struct ioli_op *op, int i);
+/* A futex op came back from a helper (IOLI_MSG_DONE): deliver or re-arm. */
+void ioli_futex_done(struct ioli_thread *t, struct ioli_op *op);
 
 /* ------------------------------------------------------------------ */
 /* Inbox message types                                                 */
