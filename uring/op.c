@@ -31,14 +31,6 @@ static void gen_step(struct ioli_op *op)
 	atomic_store_explicit(&op->gen, (g + 1) & GEN_MASK, memory_order_release);
 }
 
-int64_t ioli_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 uint64_t ioli_op_id(const struct ioli_op *op)
 {
 	uint32_t gen = atomic_load_explicit(&op->gen, memory_order_relaxed);

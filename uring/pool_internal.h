@@ -323,7 +323,7 @@ void ioli_thread_cancel_all(struct ioli_thread *t);
 /* Stopping: close the inbox when nothing is live; true once closed. */
 bool ioli_thread_try_close(struct ioli_thread *t);
 
-int64_t ioli_now_ns(void);
+int64_t ioli_now_ns(void); /* futex/futex.c */
 uint64_t ioli_op_id(const struct ioli_op *op);
 
 /* ------------------------------------------------------------------ */
