@@ -5,8 +5,10 @@
 #   make demo       build and run the demo
 #   make bench      run every benchmark in bench/ and write the results
 #                   (BENCH_QUICK=1: a one-minute smoke run)
-#   make SAN=asan test   the suite under AddressSanitizer+UBSan (build-asan/)
-#   make SAN=tsan test   the threaded tests under ThreadSanitizer (build-tsan/)
+#   make SAN=asan test   the suite under AddressSanitizer+UBSan (build-asan/, build-asan-fault/)
+#   make SAN=tsan test   the suite under ThreadSanitizer (build-tsan/, build-tsan-fault/)
+#   make torture    the long torture run (TORTURE_KILLS=10000, FAULT build)
+#   make fuzz       libFuzzer on table files (FUZZ_TIME=60 seconds, clang)
 #   make install / uninstall   PREFIX=/usr/local DESTDIR=
 
 VERSION    := 0.1.0
@@ -43,11 +45,21 @@ SANFLAGS := -fsanitize=thread -fno-omit-frame-pointer
 OPT      := -O1 -g
 endif
 # The fault-injection build: IOLAYER_FAULT=point[:n] kills the process at a
-# named point inside table operations (src/fault.h).
+# named point inside table operations (src/fault.h).  Its own build
+# directory beside the plain or sanitizer one: build-fault, build-asan-fault.
 FAULT   ?=
 ifeq ($(FAULT),1)
-BUILD    := build-fault
+BUILD    := $(BUILD)-fault
 SANFLAGS += -DIOLI_FAULT_INJECTION
+endif
+# The fuzzing build (make fuzz): clang, libFuzzer coverage, ASan+UBSan.
+FUZZ    ?=
+ifeq ($(FUZZ),1)
+CC       := clang
+BUILD    := build-fuzz
+SANFLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
+	    -fno-sanitize-recover=all
+OPT      := -O1 -g
 endif
 
 CPPFLAGS += -Iinclude -I.
@@ -71,6 +83,9 @@ LIB_SRCS := $(sort $(wildcard src/*.c futex/*.c uring/*.c))
 CLI_SRCS := $(sort $(wildcard src/cli/*.c))
 TEST_SRCS := $(sort $(wildcard tests/test_*.c))
 TEST_HELPER_SRCS := $(sort $(filter-out tests/test_%.c,$(wildcard tests/*.c)))
+# Tests that need the fault-injection build: built only with FAULT=1, into
+# $(BUILD)-fault/tests/, and run by `make test` from there.
+FAULT_TEST_SRCS := $(sort $(wildcard tests/fault/test_*.c))
 BENCH_SRCS := $(sort $(wildcard bench/*.c))
 BENCH_SCRIPT_SRCS := $(sort $(wildcard bench/*.sh))
 EXAMPLE_SRCS := $(sort $(wildcard examples/*.c))
@@ -79,6 +94,8 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/obj/%.o)
 TEST_HELPER_OBJS := $(TEST_HELPER_SRCS:%.c=$(BUILD)/obj/%.o)
 TESTS    := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
+FAULT_TESTS := $(FAULT_TEST_SRCS:tests/fault/%.c=$(BUILD)/tests/%)
+TORTURE  := $(BUILD)/torture
 BENCHES  := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 BENCH_SCRIPTS := $(BENCH_SCRIPT_SRCS:bench/%=$(BUILD)/bench/%)
 EXAMPLES := $(EXAMPLE_SRCS:examples/%.c=$(BUILD)/examples/%)
@@ -90,7 +107,11 @@ CLI        := $(BUILD)/iolayer
 DEPS_STAMP := $(BUILD)/.deps-build
 
 .PHONY: all lib cli tests benches examples test demo bench install uninstall clean deps format \
-	check-format
+	check-format fault-build fault-tests torture fuzz fuzz-bins
+
+# Objects are kept between runs (make would delete them as intermediates
+# and rebuild every test on each `make test`).
+.SECONDARY:
 
 all: lib cli tests benches examples
 
@@ -124,12 +145,30 @@ $(SHARED_LIB): $(LIB_OBJS) mk/libiolayer.map
 	ln -sf libiolayer.so.$(VERSION) $(BUILD)/lib/$(SONAME)
 	ln -sf $(SONAME) $(BUILD)/lib/libiolayer.so
 
-$(CLI): $(CLI_OBJS) $(STATIC_LIB)
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) $(STATIC_LIB) $(LIBS)
+# In a ThreadSanitizer build, programs that take the table locks also link
+# the test suite's libtsan shim (tests/tsan_compat.c says why).
+TSAN_SHIM := $(if $(filter tsan,$(SAN)),$(BUILD)/obj/tests/tsan_compat.o)
+
+$(CLI): $(CLI_OBJS) $(STATIC_LIB) $(TSAN_SHIM)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) $(TSAN_SHIM) $(STATIC_LIB) $(LIBS)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_HELPER_OBJS) $(STATIC_LIB)
 	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $< $(EXTRA_OBJS) $(TEST_HELPER_OBJS) $(STATIC_LIB) $(LIBS) -lcmocka \
+		-lseccomp
+
+# The fuzzer's input code, replayed by test_fuzz_regressions.
+FUZZ_INPUT_OBJ := $(BUILD)/obj/tests/fuzz/fuzz_input.o
+$(BUILD)/tests/test_fuzz_regressions: $(FUZZ_INPUT_OBJ)
+$(BUILD)/tests/test_fuzz_regressions: EXTRA_OBJS := $(FUZZ_INPUT_OBJ)
+
+$(FAULT_TESTS): $(BUILD)/tests/%: $(BUILD)/obj/tests/fault/%.o $(TEST_HELPER_OBJS) $(STATIC_LIB)
+	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $< $(TEST_HELPER_OBJS) $(STATIC_LIB) $(LIBS) -lcmocka -lseccomp
+
+$(TORTURE): $(BUILD)/obj/tests/torture/torture.o $(STATIC_LIB) $(TSAN_SHIM)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $< $(TSAN_SHIM) $(STATIC_LIB) $(LIBS)
 
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(STATIC_LIB)
 	@mkdir -p $(@D)
@@ -177,9 +216,51 @@ uninstall:
 		$(BENCH_SCRIPTS))
 	rmdir $(DESTDIR)$(LIBEXECDIR)/iolayer/bench $(DESTDIR)$(LIBEXECDIR)/iolayer 2>/dev/null || true
 
-# The suite: every tests/test_* program, each with its own time limit.
-test: all
-	@BUILD=$(BUILD) SAN=$(SAN) sh tests/run.sh $(TESTS)
+# The suite: every tests/test_* program, each with its own time limit, and
+# the tests/fault/test_* programs built in the fault-injection build.
+ifeq ($(FAULT),1)
+fault-tests: $(FAULT_TESTS) $(CLI) $(TORTURE)
+test: fault-tests
+	@BUILD=$(BUILD) SAN=$(SAN) sh tests/run.sh $(FAULT_TESTS)
+else
+FAULT_BUILD_TESTS = $(FAULT_TEST_SRCS:tests/fault/%.c=$(BUILD)-fault/tests/%)
+fault-build:
+	@$(MAKE) --no-print-directory FAULT=1 SAN=$(SAN) fault-tests
+test: all fault-build
+	@BUILD=$(BUILD) SAN=$(SAN) sh tests/run.sh $(TESTS) $(FAULT_BUILD_TESTS)
+endif
+
+# Fuzzing table files (tests/fuzz/fuzz_input.h): FUZZ_TIME seconds of
+# libFuzzer from a seed corpus made of real tables plus every input that
+# ever crashed (tests/fuzz/regressions/); new crashes land in
+# build-fuzz/crash-*.
+FUZZ_TIME ?= 60
+FUZZ_ARGS ?=
+ifeq ($(FUZZ),1)
+fuzz-bins: $(BUILD)/fuzz_table $(BUILD)/fuzz_seed
+$(BUILD)/fuzz_table: $(BUILD)/obj/tests/fuzz/fuzz_table.o $(FUZZ_INPUT_OBJ) $(STATIC_LIB)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS)
+$(BUILD)/fuzz_seed: $(BUILD)/obj/tests/fuzz/seed_corpus.o $(FUZZ_INPUT_OBJ) $(STATIC_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+else
+fuzz:
+	@sh mk/deps.sh fuzz
+	@$(MAKE) --no-print-directory FUZZ=1 fuzz-bins
+	@rm -rf build-fuzz/seed
+	build-fuzz/fuzz_seed build-fuzz/seed
+	@mkdir -p build-fuzz/corpus
+	build-fuzz/fuzz_table -max_total_time=$(FUZZ_TIME) -timeout=10 -rss_limit_mb=4096 \
+		-print_final_stats=1 -artifact_prefix=build-fuzz/ $(FUZZ_ARGS) \
+		build-fuzz/corpus build-fuzz/seed tests/fuzz/regressions
+endif
+
+# The long torture run: workers killed at random points, TORTURE_KILLS
+# times (SIGKILL and fault injection), then every invariant checked.
+TORTURE_KILLS ?= 10000
+TORTURE_ARGS  ?=
+torture:
+	@$(MAKE) --no-print-directory FAULT=1 SAN=$(SAN) fault-tests
+	$(BUILD)-fault/torture --kills $(TORTURE_KILLS) $(TORTURE_ARGS)
 
 demo: all
 	@$(CLI) demo
@@ -201,6 +282,6 @@ check-format:
 	@clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf build build-asan build-tsan
+	rm -rf build build-asan build-tsan build-fault build-asan-fault build-tsan-fault build-fuzz
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -55,14 +55,23 @@ static void wa_recover(iol_table *t)
 
 static int walock(iol_table *t)
 {
-	int r = ioli_robust_lock(&t->hdr->walock);
+	struct ioli_hdr *h = t->hdr;
+	int r = ioli_robust_lock(&h->walock);
 
 	if (r == EOWNERDEAD) {
 		wa_recover(t);
-		pthread_mutex_consistent(&t->hdr->walock);
+		pthread_mutex_consistent(&h->walock);
 		return 0;
 	}
-	return -r;
+	if (r)
+		return -r;
+	/* A holder that unlocked normally left the journal empty; anything
+	 * else is scribbling, which a later death must not replay. */
+	if (atomic_load_explicit(&h->wa_n, memory_order_relaxed) != 0) {
+		atomic_store_explicit(&h->wa_n, 0, memory_order_relaxed);
+		atomic_store_explicit(&h->wa_phase, IOLI_WA_IDLE, memory_order_relaxed);
+	}
+	return 0;
 }
 
 int ioli_walock_pass(iol_table *t, struct ioli_slot *s)
@@ -71,14 +80,18 @@ int ioli_walock_pass(iol_table *t, struct ioli_slot *s)
 
 	if (r)
 		return r;
-	/* Nobody else holds L now, so a LOCKED bit still set is stale (a
-	 * scribbled table): clear it rather than wait for it forever. */
+	/* Only the holder of L sets LOCKED, and it clears it before it
+	 * unlocks (or the recovery above did): we hold L, so a LOCKED bit
+	 * still set is garbage (a scribbled table).  Clear it and wake its
+	 * sleepers, rather than have its readers wait for it forever. */
 	if (s) {
 		uint32_t v = atomic_load(&s->word);
 
 		while ((v & IOLI_W_LOCKED) &&
 		       !atomic_compare_exchange_weak(&s->word, &v, v & ~IOLI_W_LOCKED))
 			;
+		if (v & IOLI_W_LOCKED)
+			ioli_futex_wake(&s->word, INT_MAX, t->futex_private);
 	}
 	pthread_mutex_unlock(&t->hdr->walock);
 	return 0;
@@ -181,6 +194,15 @@ int ioli_waitall_attempt(struct ioli_waitobj *o, unsigned n)
 		uint32_t v = atomic_load(&s->word);
 
 		for (;;) {
+			if (v & IOLI_W_LOCKED) {
+				/* We hold L and lock each word once: this bit is
+				 * garbage (see ioli_walock_pass()). */
+				if (atomic_compare_exchange_strong(&s->word, &v, v & ~IOLI_W_LOCKED)) {
+					ioli_futex_wake(&s->word, INT_MAX, t->futex_private);
+					v &= ~IOLI_W_LOCKED;
+				}
+				continue;
+			}
 			r = claim(&o[k], v, me, &nv, &ab);
 			if (r <= 0)
 				break;

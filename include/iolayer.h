@@ -69,7 +69,8 @@ struct iol_table_opts {
  *
  * Returns 0 and sets *out, or:
  *   -EINVAL   name is not 1 to 64 of [A-Za-z0-9._-]; out is NULL; unknown
- *             flags; opts->slots above IOL_TABLE_MAX_SLOTS or below 16
+ *             flags; opts->slots above IOL_TABLE_MAX_SLOTS or below 16;
+ *             opts->mode with bits outside 07777
  *   -EACCES   the file belongs to another user, or the mode refuses us
  *   -ELOOP    the path is a symbolic link
  *   -EPROTO   the file is not an iolayer table of this version and layout
@@ -83,8 +84,11 @@ int iol_table_open(const char *name, const struct iol_table_opts *opts, iol_tabl
 /*
  * Close every handle this process has in t, abandon the mutexes its
  * threads own there, detach from the table and free t.  A wait in progress
- * in another thread keeps the mapping alive until it returns.
- * Returns 0, or -EINVAL when t is NULL.
+ * in another thread keeps the mapping alive until it returns; until then
+ * calls given t fail with -EBADF, and after it t is freed: like a pointer
+ * given to free(), t must not be used after this call.
+ * Returns 0, or -EINVAL when t is NULL, -EBADF when t was closed already
+ * (and is still kept alive by such a wait).
  */
 int iol_table_close(iol_table *t);
 

@@ -21,10 +21,12 @@
  *   - thread records: every live one belongs to a live thread; the free
  *     list is sound.
  *
- * Without repair the table is mapped read-only and nothing changes.  With
- * repair, dead processes are reclaimed exactly as survivors do it, and
- * every other fix is a small T critical section of its own (undo-logged
- * like any other), so fsck itself may die at any point and be run again.
+ * Without repair the table is mapped read-only and nothing changes (and
+ * on a table in use a change in flight may be reported).  With repair,
+ * dead processes are reclaimed exactly as survivors do it, then the rest
+ * of the pass holds T, so that no count, list or chain changes under it,
+ * and commits each fix as it is made (undo-logged like any other), so
+ * fsck itself may die at any point and be run again.
  * Every index read from the file is bounds-checked; loops over lists are
  * bounded by the table's size, and cycles are detected with a bitmap.
  */
@@ -37,6 +39,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "futex/futex.h"
 #include "src/fsck.h"
 #include "src/watcher.h"
 
@@ -48,6 +51,7 @@ struct ctx {
 	int found;
 	int unrepaired;
 	uint32_t hwm;
+	bool held; /* T held for the whole pass (repair) */
 };
 
 static void finding(struct ctx *c, const char *check, uint32_t index, bool repaired,
@@ -74,9 +78,19 @@ static uint32_t lock_word(pthread_mutex_t *m)
 	return atomic_load((_Atomic uint32_t *)&m->__data.__lock);
 }
 
+/* A repair's critical section: its own, or a commit inside the pass that
+ * holds T throughout (see ioli_fsck()). */
 static bool lock(struct ctx *c)
 {
-	return ioli_tlock(c->t) == 0;
+	return c->held || ioli_tlock(c->t) == 0;
+}
+
+static void unlock(struct ctx *c)
+{
+	if (c->held)
+		ioli_tcommit(c->t);
+	else
+		ioli_tunlock(c->t);
 }
 
 /* ---- bitmaps --------------------------------------------------------- */
@@ -96,9 +110,48 @@ static bool test_and_set(uint64_t *b, uint32_t i)
 
 /* ---- locks ------------------------------------------------------------ */
 
+/* Is there no thread tid (in our pid namespace) any more? */
+static bool thread_gone(uint32_t tid)
+{
+	char path[32];
+
+	snprintf(path, sizeof(path), "/proc/%u", tid);
+	return access(path, F_OK) != 0 && errno == ENOENT;
+}
+
+/*
+ * A robust lock word that names a thread which no longer exists, without
+ * FUTEX_OWNER_DIED: the kernel could not mark it when that thread died
+ * (its robust list was broken, or the lock was no longer mapped by then),
+ * and every locker would wait for ever.  Mark it owner-died as the kernel
+ * would have, and wake the waiters: the next locker recovers it.
+ */
+static bool holder_gone(struct ctx *c, _Atomic uint32_t *w, const char *check, const char *what)
+{
+	uint32_t v = atomic_load(w), tid = v & FUTEX_TID_MASK;
+	bool ok = false;
+
+	if ((v & FUTEX_OWNER_DIED) || tid == 0 || !thread_gone(tid))
+		return false;
+	if (c->repair &&
+	    atomic_compare_exchange_strong(w, &v, (v & FUTEX_WAITERS) | FUTEX_OWNER_DIED)) {
+		ioli_futex_wake(w, INT_MAX, false);
+		ok = true;
+	}
+	finding(c, check, 0, ok, "%s is held by thread %u, which no longer exists", what, tid);
+	return true;
+}
+
 static void check_locks(struct ctx *c)
 {
 	struct ioli_hdr *h = c->t->hdr;
+
+	/* First: a repair would wait for ever on such a lock. */
+	holder_gone(c, (_Atomic uint32_t *)&h->lock.__data.__lock, "lock-holder-gone",
+		    "the table lock");
+	holder_gone(c, (_Atomic uint32_t *)&h->walock.__data.__lock, "walock-holder-gone",
+		    "the wait-all lock");
+
 	uint32_t lw = lock_word(&h->lock), wl = lock_word(&h->walock);
 	uint32_t undo = atomic_load(&h->undo_n), wa = atomic_load(&h->wa_n);
 
@@ -106,27 +159,35 @@ static void check_locks(struct ctx *c)
 		bool ok = c->repair && lock(c);
 
 		if (ok)
-			ioli_tunlock(c->t);
+			unlock(c);
 		finding(c, "lock-dead-holder", 0, ok,
 			"the table lock was held by a thread that died (%u undo entries)", undo);
 	} else if (!(lw & FUTEX_TID_MASK) && undo != 0) {
-		bool ok = c->repair && lock(c);
+		uint32_t stale = undo;
+		bool ok = false;
 
-		if (ok)
-			ioli_tunlock(c->t); /* locking empties a stale log */
-		finding(c, "lock-undo-stale", 0, ok,
-			"the table lock is free but its undo log holds %u entries", undo);
+		/* Locking empties a stale log.  Seen without the lock, a log may
+		 * also be a holder's that took the lock after we looked at it:
+		 * only what is there once we hold the lock is stale. */
+		if (c->repair && ioli_tlock_stale(c->t, &stale) == 0) {
+			unlock(c);
+			ok = true;
+		}
+		if (stale)
+			finding(c, "lock-undo-stale", 0, ok,
+				"the table lock is free but its undo log holds %u entries", stale);
 	}
 	if (wl & FUTEX_OWNER_DIED) {
-		bool ok = c->repair;
+		bool ok = c->repair && ioli_walock_pass(c->t, NULL) == 0;
 
-		if (ok)
-			ioli_walock_pass(c->t, NULL);
 		finding(c, "walock-dead-holder", 0, ok,
 			"the wait-all lock was held by a thread that died (%u journal entries)",
 			wa);
 	} else if (!(wl & FUTEX_TID_MASK) && wa != 0) {
-		finding(c, "walock-journal-stale", 0, false,
+		/* Taking L empties a journal its last holder left behind. */
+		bool ok = c->repair && ioli_walock_pass(c->t, NULL) == 0;
+
+		finding(c, "walock-journal-stale", 0, ok,
 			"the wait-all lock is free but its journal holds %u entries", wa);
 	}
 }
@@ -224,7 +285,7 @@ static uint32_t *sum_rows(struct ctx *c)
 				bool ok = c->repair && lock(c);
 				if (ok) {
 					ioli_tset(t, &row[i], 0);
-					ioli_tunlock(t);
+					unlock(c);
 				}
 				finding(c, live ? "row-dead-slot" : "proc-free-rows", i, ok,
 					"process record %u counts %u references on slot %u, which %s",
@@ -251,37 +312,83 @@ static bool drop_slot(struct ctx *c, uint32_t i)
 
 	if (!c->repair || !lock(c))
 		return false;
-	for (uint32_t p = 0; p < t->max_procs; p++) {
+	for (uint32_t p = 0, n = 0; p < t->max_procs; p++) {
 		_Atomic uint32_t *f = &ioli_row(t, p)[i];
 
-		if (atomic_load(f))
-			ioli_tset(t, f, 0);
+		if (!atomic_load(f))
+			continue;
+		ioli_tset(t, f, 0);
+		/* Stay within the undo log: a death past here leaves rows
+		 * cleared and the slot live, which the next fsck frees. */
+		if (c->held && ++n % 32 == 0)
+			ioli_tcommit(t);
 	}
 	if (atomic_load(&ioli_slot(t, i)->state) & IOLI_SLOT_LIVE) {
 		ioli_tset(t, &ioli_slot(t, i)->refs, 0);
 		ioli_slot_free(t, i);
 	}
-	ioli_tunlock(t);
+	unlock(c);
 	return true;
 }
 
-static void set_refs(struct ctx *c, uint32_t i, uint32_t want)
+/* Under T: what slot i is held by now (the rows of the attached
+ * processes; for a file record, the live opens pointing at it). */
+static uint32_t held_now(struct ctx *c, uint32_t i, bool frec)
+{
+	iol_table *t = c->t;
+	uint64_t n = 0;
+
+	if (frec) {
+		uint32_t gen = atomic_load(&ioli_slot(t, i)->gen);
+
+		for (uint32_t k = 0; k < c->hwm; k++) {
+			struct ioli_slot *o = ioli_slot(t, k);
+			uint32_t st = atomic_load(&o->state);
+
+			n += (st & IOLI_SLOT_LIVE) && IOLI_SLOT_TYPE(st) == IOL_TYPE_FILE &&
+			     atomic_load(&o->u.fopen.rec) == i && atomic_load(&o->u.fopen.rec_gen) == gen;
+		}
+	} else {
+		for (uint32_t p = 0; p < t->max_procs; p++)
+			if (atomic_load(&t->procs[p].state) == IOLI_PROC_LIVE)
+				n += atomic_load(&ioli_row(t, p)[i]);
+	}
+	return n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+}
+
+/*
+ * The references of live slot i should be `want` (found without T).  A
+ * repair counts again under T, where nobody can change them, so that a
+ * table in use is never "repaired" to a count that was true a moment ago;
+ * a live slot held by nobody is freed.
+ */
+static void set_refs(struct ctx *c, uint32_t i, uint32_t want, bool frec)
 {
 	iol_table *t = c->t;
 	struct ioli_slot *s = ioli_slot(t, i);
 	uint32_t have = atomic_load(&s->refs);
 	bool ok = false;
 
-	if (have == want)
+	if (have == want && want != 0)
 		return;
 	if (c->repair && lock(c)) {
+		if (!(atomic_load(&s->state) & IOLI_SLOT_LIVE)) {
+			unlock(c);
+			return; /* freed meanwhile */
+		}
+		want = held_now(c, i, frec);
+		have = atomic_load(&s->refs);
+		if (have == want && want != 0) {
+			unlock(c);
+			return; /* a change in flight, not damage */
+		}
 		if (want == 0) {
 			ioli_tset(t, &s->refs, 0);
 			ioli_slot_free(t, i);
 		} else {
 			ioli_tset(t, &s->refs, want);
 		}
-		ioli_tunlock(t);
+		unlock(c);
 		ok = true;
 	}
 	finding(c, want ? "slot-refs" : "slot-unreferenced", i, ok,
@@ -367,20 +474,14 @@ static void check_ended(struct ctx *c, uint32_t i, struct ioli_slot *s, uint32_t
 		type == IOL_TYPE_THREAD ? "the thread" : "the process");
 }
 
-static void check_slots(struct ctx *c, const uint32_t *sum)
+/* File records' references and counts are sums over the opens pointing at
+ * them; report opens whose record is gone. */
+static void sum_opens(struct ctx *c, uint32_t *opens_of, struct frec_sum *fs, bool report)
 {
 	iol_table *t = c->t;
-	uint32_t live = 0;
-	uint32_t *opens_of = calloc(c->hwm ? c->hwm : 1, sizeof(uint32_t));
-	struct frec_sum *fs = calloc(c->hwm ? c->hwm : 1, sizeof(*fs));
 
-	if (!opens_of || !fs) {
-		free(opens_of);
-		free(fs);
-		finding(c, "out-of-memory", 0, false, "not enough memory to check the slots");
-		return;
-	}
-	/* Opens first: file records' references and counts come from them. */
+	memset(opens_of, 0, (c->hwm ? c->hwm : 1) * sizeof(*opens_of));
+	memset(fs, 0, (c->hwm ? c->hwm : 1) * sizeof(*fs));
 	for (uint32_t i = 0; i < c->hwm; i++) {
 		struct ioli_slot *s = ioli_slot(t, i);
 		uint32_t st = atomic_load(&s->state), r, acc, sh;
@@ -390,8 +491,10 @@ static void check_slots(struct ctx *c, const uint32_t *sum)
 		r = atomic_load(&s->u.fopen.rec);
 		if (r >= c->hwm || !ioli_slot_live(t, r, atomic_load(&s->u.fopen.rec_gen)) ||
 		    IOLI_SLOT_TYPE(atomic_load(&ioli_slot(t, r)->state)) != IOLI_TYPE_FILEREC) {
-			finding(c, "file-link", i, false,
-				"slot %u: a file open whose file record (%u) is not live", i, r);
+			if (report)
+				finding(c, "file-link", i, false,
+					"slot %u: a file open whose file record (%u) is not live", i,
+					r);
 			continue;
 		}
 		acc = atomic_load(&s->u.fopen.access);
@@ -405,6 +508,50 @@ static void check_slots(struct ctx *c, const uint32_t *sum)
 		fs[r].sh_write += !!(sh & IOL_SHARE_WRITE);
 		fs[r].sh_delete += !!(sh & IOL_SHARE_DELETE);
 	}
+}
+
+static void check_file_record(struct ctx *c, uint32_t i, struct ioli_slot *s,
+			      const struct frec_sum *w, uint32_t opens)
+{
+	iol_table *t = c->t;
+	_Atomic uint32_t *f[] = { &s->u.frec.opens,   &s->u.frec.readers,  &s->u.frec.writers,
+				  &s->u.frec.deleters, &s->u.frec.sh_read, &s->u.frec.sh_write,
+				  &s->u.frec.sh_delete };
+	uint32_t want[] = { w->opens,   w->readers,  w->writers,  w->deleters,
+			    w->sh_read, w->sh_write, w->sh_delete };
+	uint32_t had = atomic_load(f[0]);
+	bool bad = false;
+
+	for (unsigned k = 0; k < 7; k++)
+		bad |= atomic_load(f[k]) != want[k];
+	if (bad) {
+		bool ok = c->repair && lock(c);
+
+		if (ok) {
+			for (unsigned k = 0; k < 7; k++)
+				ioli_tset(t, f[k], want[k]);
+			unlock(c);
+		}
+		finding(c, "file-counts", i, ok,
+			"slot %u: file record counts %u opens, the opens say %u", i, had, w->opens);
+	}
+	set_refs(c, i, opens, true);
+}
+
+static void check_slots(struct ctx *c, const uint32_t *sum)
+{
+	iol_table *t = c->t;
+	uint32_t live = 0;
+	uint32_t *opens_of = calloc(c->hwm ? c->hwm : 1, sizeof(uint32_t));
+	struct frec_sum *fs = calloc(c->hwm ? c->hwm : 1, sizeof(*fs));
+
+	if (!opens_of || !fs) {
+		free(opens_of);
+		free(fs);
+		finding(c, "out-of-memory", 0, false, "not enough memory to check the slots");
+		return;
+	}
+	sum_opens(c, opens_of, fs, true);
 	for (uint32_t i = 0; i < c->hwm; i++) {
 		struct ioli_slot *s = ioli_slot(t, i);
 		uint32_t st = atomic_load(&s->state), type = IOLI_SLOT_TYPE(st);
@@ -419,11 +566,12 @@ static void check_slots(struct ctx *c, const uint32_t *sum)
 			live--;
 			continue;
 		}
-		if (atomic_load(&s->name_len) > IOL_NAME_MAX) {
+		uint32_t len = atomic_load(&s->name_len);
+
+		if (len > IOL_NAME_MAX) {
 			bool ok = drop_slot(c, i);
 
-			finding(c, "slot-name", i, ok, "slot %u: name length %u", i,
-				atomic_load(&s->name_len));
+			finding(c, "slot-name", i, ok, "slot %u: name length %u", i, len);
 			live--;
 			continue;
 		}
@@ -439,38 +587,26 @@ static void check_slots(struct ctx *c, const uint32_t *sum)
 		case IOL_TYPE_THREAD:
 			check_ended(c, i, s, type);
 			break;
-		case IOLI_TYPE_FILEREC: {
-			struct frec_sum *w = &fs[i];
-			_Atomic uint32_t *f[] = { &s->u.frec.opens,    &s->u.frec.readers,
-						  &s->u.frec.writers,  &s->u.frec.deleters,
-						  &s->u.frec.sh_read,  &s->u.frec.sh_write,
-						  &s->u.frec.sh_delete };
-			uint32_t want[] = { w->opens,    w->readers,  w->writers, w->deleters,
-					    w->sh_read,  w->sh_write, w->sh_delete };
-			bool bad = false;
-
-			for (unsigned k = 0; k < 7; k++)
-				bad |= atomic_load(f[k]) != want[k];
-			if (bad) {
-				bool ok = c->repair && lock(c);
-
-				if (ok) {
-					for (unsigned k = 0; k < 7; k++)
-						ioli_tset(t, f[k], want[k]);
-					ioli_tunlock(t);
-				}
-				finding(c, "file-counts", i, ok,
-					"slot %u: file record counts %u opens, the opens say %u", i,
-					atomic_load(f[0]), w->opens);
-			}
-			set_refs(c, i, opens_of[i]);
-			continue;
-		}
+		case IOLI_TYPE_FILEREC:
+			continue; /* below, once every open has been settled */
 		default:
 			break;
 		}
 		if (atomic_load(&s->state) & IOLI_SLOT_LIVE)
-			set_refs(c, i, sum ? sum[i] : atomic_load(&s->refs));
+			set_refs(c, i, sum ? sum[i] : atomic_load(&s->refs), false);
+	}
+	/* File records last, from the opens as they are now: a repair above
+	 * may have freed an open (its release hook already took it off its
+	 * record), and sums taken before would put it back. */
+	if (c->repair)
+		sum_opens(c, opens_of, fs, false);
+	for (uint32_t i = 0; i < c->hwm; i++) {
+		struct ioli_slot *s = ioli_slot(t, i);
+		uint32_t st = atomic_load(&s->state);
+
+		if ((st & IOLI_SLOT_LIVE) && IOLI_SLOT_TYPE(st) == IOLI_TYPE_FILEREC &&
+		    atomic_load(&s->name_len) <= IOL_NAME_MAX)
+			check_file_record(c, i, s, &fs[i], opens_of[i]);
 	}
 	free(opens_of);
 	free(fs);
@@ -484,7 +620,7 @@ static void check_slots(struct ctx *c, const uint32_t *sum)
 
 		if (ok) {
 			ioli_tset(t, &t->hdr->live, live);
-			ioli_tunlock(t);
+			unlock(c);
 		}
 		finding(c, "live-count", 0, ok, "the header counts %u live objects, the slots %u",
 			have, live);
@@ -519,7 +655,7 @@ static void check_free_list(struct ctx *c)
 
 			if (ok) {
 				ioli_tset(t, link, 0); /* cut here; leaked slots go back below */
-				ioli_tunlock(t);
+				unlock(c);
 			}
 			finding(c, "free-list", next - 1, ok, "the free list %s (entry %u)",
 				why ? why : "is too long", next - 1);
@@ -537,7 +673,7 @@ static void check_free_list(struct ctx *c)
 
 			ioli_tset(t, &s->next, atomic_load(&t->hdr->free_head));
 			ioli_tset(t, &t->hdr->free_head, i + 1);
-			ioli_tunlock(t);
+			unlock(c);
 		}
 		finding(c, "free-leak", i, ok, "slot %u is neither live nor on the free list", i);
 	}
@@ -555,42 +691,50 @@ static void check_names(struct ctx *c)
 		return;
 	for (uint32_t b = 0; b < t->nbuckets; b++) {
 		_Atomic uint32_t *link = &t->buckets[b];
-		uint32_t steps = 0;
+		uint32_t steps = 0, visits = 0;
 
 		for (;;) {
-			uint32_t next = atomic_load(link), i = next - 1;
+			uint32_t next = atomic_load(link), i = next - 1, len = 0, hash = 0;
 			const char *why = NULL;
 			struct ioli_slot *s;
 
 			if (next == 0)
 				break;
 			s = i < t->nslots ? ioli_slot(t, i) : NULL;
-			if (!s || i >= c->hwm)
+			if (s) { /* read once: what is checked is what is used */
+				len = atomic_load(&s->name_len);
+				hash = atomic_load(&s->hash);
+			}
+			/* Every entry counts, unlinked ones too: a bad entry whose
+			 * link leads back to itself would otherwise be unlinked
+			 * for ever. */
+			if (++visits > t->nslots + 1u)
+				why = "loops";
+			else if (!s || i >= c->hwm)
 				why = "points outside the used slots";
 			else if (!(atomic_load(&s->state) & IOLI_SLOT_LIVE))
 				why = "holds a free slot";
-			else if (atomic_load(&s->name_len) == 0 ||
-				 atomic_load(&s->name_len) > IOL_NAME_MAX)
+			else if (len == 0 || len > IOL_NAME_MAX)
 				why = "holds an unnamed slot";
-			else if (ioli_name_hash(s->name, atomic_load(&s->name_len)) !=
-					 atomic_load(&s->hash) ||
-				 (atomic_load(&s->hash) & (t->nbuckets - 1)) != b)
+			else if (ioli_name_hash(s->name, len) != hash || (hash & (t->nbuckets - 1)) != b)
 				why = "holds a slot in the wrong bucket";
 			else if (test_and_set(seen, i) || ++steps > t->nslots)
 				why = "loops";
 			if (why) {
-				bool loop = !strcmp(why, "loops");
+				/* A free slot's link is a free-list link, not a
+				 * chain's: following it would walk the free list. */
+				bool cut = !strcmp(why, "loops") || !strcmp(why, "holds a free slot");
 				bool ok = c->repair && lock(c);
 
 				if (ok) {
-					/* Unlink the entry (a loop is cut instead); what
-					 * follows is checked next, and named slots cut
-					 * off are put back by the pass below. */
-					ioli_tset(t, link, !loop && s ? atomic_load(&s->next) : 0);
-					ioli_tunlock(t);
+					/* Unlink the entry (or cut the chain there);
+					 * what follows is checked next, and named slots
+					 * cut off are put back by the pass below. */
+					ioli_tset(t, link, !cut && s ? atomic_load(&s->next) : 0);
+					unlock(c);
 				}
 				finding(c, "name-index", i, ok, "bucket %u %s (slot %u)", b, why, i);
-				if (!ok || loop)
+				if (!ok || cut)
 					break;
 				continue;
 			}
@@ -614,7 +758,7 @@ static void check_names(struct ctx *c)
 		if (ok) {
 			ioli_tset(t, &s->hash, ioli_name_hash(s->name, len));
 			ioli_name_insert(t, i);
-			ioli_tunlock(t);
+			unlock(c);
 		}
 		finding(c, "name-missing", i, ok, "slot %u is named but not in the name index", i);
 	}
@@ -629,7 +773,13 @@ static void check_threcs(struct ctx *c)
 	uint32_t hwm = atomic_load(&t->hdr->threc_hwm), dead = 0;
 
 	if (hwm > t->max_threcs) {
-		finding(c, "threc-hwm", 0, false, "thread record high-water mark %u > %u", hwm,
+		bool ok = c->repair && lock(c);
+
+		if (ok) {
+			ioli_tset(t, &t->hdr->threc_hwm, t->max_threcs);
+			unlock(c);
+		}
+		finding(c, "threc-hwm", 0, ok, "thread record high-water mark %u > %u", hwm,
 			t->max_threcs);
 		hwm = t->max_threcs;
 	}
@@ -642,13 +792,16 @@ static void check_threcs(struct ctx *c)
 			continue;
 		if ((lw & FUTEX_OWNER_DIED) || (lw & FUTEX_TID_MASK) != tid || tid == 0)
 			dead++;
+		else if (holder_gone(c, (_Atomic uint32_t *)&r->live.__data.__lock, "threc-gone",
+				     "a thread record's liveness lock"))
+			dead += c->repair; /* marked owner-died: now reaped below */
 	}
 	if (dead) {
 		bool ok = c->repair && lock(c);
 
 		if (ok) {
 			ioli_threc_reap_dead(t);
-			ioli_tunlock(t);
+			unlock(c);
 		}
 		finding(c, "threc-dead", 0, ok, "%u thread records belong to dead threads", dead);
 	}
@@ -659,25 +812,40 @@ int ioli_fsck(iol_table *t, bool repair, ioli_fsck_cb cb, void *arg, struct ioli
 	struct ctx c = { .t = t, .repair = repair, .cb = cb, .arg = arg };
 	uint32_t *sum;
 
+	/* Locks first (a repair must not wait on one held by the gone), then
+	 * the dead, reclaimed as survivors do it. */
+	check_locks(&c);
+	check_procs(&c);
+	/*
+	 * The rest compares counts, lists and chains that any attached
+	 * process may change under T.  A check alone (read-only) can only
+	 * look without it, and on a table in use may report a change in
+	 * flight.  A repair holds T for the whole pass, so that nothing it
+	 * counts or walks changes under it, and commits each fix as it goes.
+	 */
+	if (repair && ioli_tlock(t) == 0)
+		c.held = true;
 	c.hwm = atomic_load(&t->hdr->hwm);
 	if (c.hwm > t->nslots) {
 		bool ok = repair && lock(&c);
 
 		if (ok) {
 			ioli_tset(t, &t->hdr->hwm, t->nslots);
-			ioli_tunlock(t);
+			unlock(&c);
 		}
 		finding(&c, "hwm", 0, ok, "high-water mark %u > %u slots", c.hwm, t->nslots);
 		c.hwm = t->nslots;
 	}
-	check_locks(&c);
-	check_procs(&c);
 	check_threcs(&c);
 	sum = sum_rows(&c);
 	check_slots(&c, sum);
 	free(sum);
 	check_free_list(&c);
 	check_names(&c);
+	if (c.held) {
+		c.held = false;
+		ioli_tunlock(t);
+	}
 	res->found = c.found;
 	res->unrepaired = c.unrepaired;
 	return 0;

@@ -150,10 +150,14 @@ static void fill(struct hent *e, int h, struct ioli_href *out)
 }
 
 /* The entry holds a reference on its table, so once the entry is known to
- * be live the table pointer is safe to follow. */
+ * be live the table pointer is safe to follow.  The object must still be
+ * the one the handle named: a slot freed behind the handle's back (its
+ * process reclaimed by mistake, fsck dropping it, a scribble) and maybe
+ * reused has another generation, and acting on it would act on someone
+ * else's object. */
 static int check(struct ioli_href *out)
 {
-	if (!ioli_table_usable(out->t) || out->slot >= out->t->nslots)
+	if (!ioli_table_usable(out->t) || !ioli_slot_live(out->t, out->slot, out->sgen))
 		return -EBADF;
 	out->s = ioli_slot(out->t, out->slot);
 	return 0;

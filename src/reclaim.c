@@ -16,6 +16,8 @@
  *   3. frees the records of its dead threads (returning the waiter counts
  *      they held) and finally its process record.
  *
+ * A wait-all lock left owner-died is recovered first (futex/waitall.c).
+ *
  * Every step re-checks, under T, that the record is still the same dead
  * record (state and generation), so two survivors reclaiming at once, or
  * one dying half-way (its T section is rolled back by the undo log), leave
@@ -24,6 +26,7 @@
  * thread records, which every acquirer and iol_query treat as abandoned.
  */
 #include <errno.h>
+#include <linux/futex.h>
 #include <poll.h>
 #include <unistd.h>
 
@@ -128,15 +131,15 @@ static void signal_orphans(iol_table *t, uint32_t p, uint32_t gen)
 	}
 }
 
-int ioli_reclaim_proc(iol_table *t, uint32_t p, uint32_t gen)
+/* Give back every count in process p's row, one slot per T critical
+ * section.  0 when done, 1 when the record was finished by someone else,
+ * or an error. */
+static int put_row(iol_table *t, uint32_t p, uint32_t gen)
 {
 	struct ioli_proc *pr = &t->procs[p];
 	_Atomic uint32_t *row = ioli_row(t, p);
 	int err;
 
-	if (!same_record(t, p, gen))
-		return 0;
-	signal_orphans(t, p, gen);
 	for (uint32_t page = 0; page * 1024u < t->nslots; page++) {
 		if (!(atomic_load(&pr->row_pages[page / 64]) & (1ull << (page % 64))))
 			continue;
@@ -148,7 +151,7 @@ int ioli_reclaim_proc(iol_table *t, uint32_t p, uint32_t gen)
 				return err;
 			if (!same_record(t, p, gen)) {
 				ioli_tunlock(t);
-				return 0; /* another survivor finished it */
+				return 1; /* another survivor finished it */
 			}
 			if (ioli_created_by(t, s, p, gen))
 				ioli_tset(t, &ioli_slot(t, s)->internal, 0);
@@ -156,13 +159,52 @@ int ioli_reclaim_proc(iol_table *t, uint32_t p, uint32_t gen)
 			ioli_tunlock(t);
 		}
 	}
-	err = ioli_tlock(t);
-	if (err)
-		return err;
-	ioli_threc_reap_dead(t);
-	if (!same_record(t, p, gen)) {
-		ioli_tunlock(t);
+	return 0;
+}
+
+/* Under T: does process p's row count nothing? */
+static bool row_empty(iol_table *t, uint32_t p)
+{
+	struct ioli_proc *pr = &t->procs[p];
+	_Atomic uint32_t *row = ioli_row(t, p);
+
+	for (uint32_t page = 0; page * 1024u < t->nslots; page++) {
+		if (!(atomic_load(&pr->row_pages[page / 64]) & (1ull << (page % 64))))
+			continue;
+		for (uint32_t s = page * 1024u; s < t->nslots && s < (page + 1) * 1024u; s++)
+			if (atomic_load_explicit(&row[s], memory_order_relaxed))
+				return false;
+	}
+	return true;
+}
+
+int ioli_reclaim_proc(iol_table *t, uint32_t p, uint32_t gen)
+{
+	struct ioli_proc *pr = &t->procs[p];
+	int err;
+
+	if (!same_record(t, p, gen))
 		return 0;
+	signal_orphans(t, p, gen);
+	for (;;) {
+		err = put_row(t, p, gen);
+		if (err)
+			return err < 0 ? err : 0;
+		err = ioli_tlock(t);
+		if (err)
+			return err;
+		ioli_threc_reap_dead(t);
+		if (!same_record(t, p, gen)) {
+			ioli_tunlock(t);
+			return 0;
+		}
+		/* The pass read the row without T.  Another reclaimer of this
+		 * record that died in a put had that put rolled back by the
+		 * first lock after it, maybe after the pass looked at that
+		 * count: only an empty row under T may be freed. */
+		if (row_empty(t, p))
+			break;
+		ioli_tunlock(t);
 	}
 	IOLI_FAULT("reclaim.record");
 	for (unsigned i = 0; i < sizeof(pr->row_pages) / sizeof(pr->row_pages[0]); i++)
@@ -172,12 +214,41 @@ int ioli_reclaim_proc(iol_table *t, uint32_t p, uint32_t gen)
 	return 1;
 }
 
+/* The table lock whose holder died: roll its critical section back now,
+ * before reading any record or row (which may be part of it), and so
+ * that reclaiming the dead leaves no lock owner-died behind. */
+static void tlock_recover_if_dead(iol_table *t)
+{
+	_Atomic uint32_t *w = (_Atomic uint32_t *)&t->hdr->lock.__data.__lock;
+
+	if ((atomic_load_explicit(w, memory_order_relaxed) & FUTEX_OWNER_DIED) && ioli_tlock(t) == 0) {
+		/* We are about to reclaim: no need to ask the watcher to. */
+		atomic_store(&t->reclaim_wanted, false);
+		ioli_tunlock(t);
+	}
+}
+
+/* A wait-all lock whose holder died: recover it now.  Otherwise that is
+ * done by the next wait-all, or the next operation meeting a word the
+ * dead left LOCKED; a holder that died after its last commit store left
+ * no such word, and the lock would stay owner-died (harmless, but fsck
+ * would rightly report it) until the next wait-all. */
+static void walock_recover_if_dead(iol_table *t)
+{
+	_Atomic uint32_t *w = (_Atomic uint32_t *)&t->hdr->walock.__data.__lock;
+
+	if (atomic_load_explicit(w, memory_order_relaxed) & FUTEX_OWNER_DIED)
+		ioli_walock_pass(t, NULL);
+}
+
 int ioli_reclaim_dead(iol_table *t)
 {
 	int n = 0;
 
 	if (!t || atomic_load(&t->forked))
 		return 0;
+	tlock_recover_if_dead(t);
+	walock_recover_if_dead(t);
 	for (uint32_t p = 0; p < ioli_proc_hwm(t); p++) {
 		struct ioli_proc *pr = &t->procs[p];
 		uint32_t gen;

@@ -453,22 +453,24 @@ int iol_table_open(const char *name, const struct iol_table_opts *opts, iol_tabl
 		return -ENOMEM;
 	t->id = atomic_fetch_add(&next_table_id, 1);
 	snprintf(t->name, sizeof(t->name), "%s", name);
+	/* Not attached until attach() says so: a dead lock holder found
+	 * meanwhile queues no background reclaim (which would take a local
+	 * reference on a table that may yet be freed here); the reclaim
+	 * below, once attached, does that job. */
+	t->self = UINT32_MAX;
+	atomic_store(&t->localrefs, 1);
 	err = (o.flags & IOL_TABLE_PRIVATE) ? open_private(t, o.slots)
 					    : open_shared(t, name, o.slots, o.mode);
 	if (!err) {
 		err = attach(t);
 		/* Every record taken: some may belong to dead processes. */
-		if (err == -EUSERS) {
-			t->self = UINT32_MAX;
-			if (ioli_reclaim_dead(t) > 0)
-				err = attach(t);
-		}
+		if (err == -EUSERS && ioli_reclaim_dead(t) > 0)
+			err = attach(t);
 	}
 	if (err) {
 		table_free(t);
 		return err;
 	}
-	atomic_store(&t->localrefs, 1);
 	reg_add(t);
 	/* Opening is when a process notices deaths nobody else did. */
 	if (!t->private_)

@@ -312,7 +312,12 @@ int ioli_header_check(const struct ioli_hdr *h, uint64_t file_size, struct ioli_
 /* Lock a robust table lock: 0, EOWNERDEAD, or a positive errno. */
 int ioli_robust_lock(pthread_mutex_t *m);
 int ioli_tlock(iol_table *t);
+/* ioli_tlock(), also saying how long a stale log it emptied was (fsck). */
+int ioli_tlock_stale(iol_table *t, uint32_t *stale);
 void ioli_tunlock(iol_table *t);
+/* Under T: make every write so far permanent (the commit point of
+ * ioli_tunlock()) and start an empty undo log, keeping T (fsck). */
+void ioli_tcommit(iol_table *t);
 /* Under T: log the old value of a 32-bit field, then store v. */
 void ioli_tset(iol_table *t, _Atomic uint32_t *field, uint32_t v);
 int ioli_robust_mutex_init(pthread_mutex_t *m);
@@ -480,7 +485,9 @@ int ioli_waitall_attempt(struct ioli_waitobj *o, unsigned n);
 void ioli_wake(iol_table *t, struct ioli_slot *s, int n);
 
 /* Wait until the wait-all lock holder (if any) is done with s's word (NULL:
- * just pass through L).  0, or -EDEADLK when L stays held (see tlock). */
+ * just pass through L, recovering a dead holder).  A word still LOCKED once
+ * we hold L belongs to no wait-all (a scribble): the bit is cleared rather
+ * than waited on forever.  0, or -EDEADLK when L stays held (see tlock). */
 int ioli_walock_pass(iol_table *t, struct ioli_slot *s);
 
 /* Generic object open shared by every type: name lookup or creation. */

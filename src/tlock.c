@@ -86,20 +86,34 @@ int ioli_robust_lock(pthread_mutex_t *m)
 
 int ioli_tlock(iol_table *t)
 {
+	uint32_t stale;
+
+	return ioli_tlock_stale(t, &stale);
+}
+
+int ioli_tlock_stale(iol_table *t, uint32_t *stale)
+{
 	int r = ioli_robust_lock(&t->hdr->lock);
 
+	*stale = 0;
 	if (r == EOWNERDEAD) {
 		undo_rollback(t);
 		pthread_mutex_consistent(&t->hdr->lock);
-		/* Its process is dead, or dying: reclaim it once T is free. */
-		atomic_store(&t->reclaim_wanted, true);
+		/* Its process is dead, or dying: reclaim it once T is free.
+		 * Not from a view that is not attached (fsck, ls): it reclaims
+		 * by itself if asked to, and is unmapped as soon as it is done,
+		 * which a reclaim queued to the watcher thread would outlive. */
+		if (t->self != UINT32_MAX)
+			atomic_store(&t->reclaim_wanted, true);
 		return 0;
 	}
 	if (r)
 		return -r;
 	/* A holder that unlocked normally left the log empty; anything else
 	 * is scribbling, and replaying it could do more harm than good. */
-	atomic_store_explicit(&t->hdr->undo_n, 0, memory_order_relaxed);
+	*stale = atomic_load_explicit(&t->hdr->undo_n, memory_order_relaxed);
+	if (*stale)
+		atomic_store_explicit(&t->hdr->undo_n, 0, memory_order_relaxed);
 	return 0;
 }
 
@@ -121,6 +135,11 @@ void ioli_tunlock(iol_table *t)
 		ioli_watcher_reclaim(t);
 		ioli_table_unref(t);
 	}
+}
+
+void ioli_tcommit(iol_table *t)
+{
+	atomic_store_explicit(&t->hdr->undo_n, 0, memory_order_release);
 }
 
 void ioli_tset(iol_table *t, _Atomic uint32_t *field, uint32_t v)

@@ -41,6 +41,7 @@ extern "C" {
  *   -EBUSY     sharing violation (the file is not opened, nor created,
  *              nor truncated)
  *   -EINVAL    t or path NULL; unknown share bits
+ *   -EBADF     t was closed or inherited across fork()
  *   any errno of open(2) or fstat(2); -ENOSPC when the table is full
  */
 int iol_file_open(iol_table *t, const char *path, int oflags, mode_t mode, unsigned share);
@@ -52,12 +53,15 @@ int iol_file_open(iol_table *t, const char *path, int oflags, mode_t mode, unsig
  */
 int iol_file_fd(int h);
 
-/* unlink(2) path, or -EBUSY unless every open of it shares delete. */
+/* unlink(2) path, or -EBUSY unless every open of it shares delete.
+ * Also -EINVAL (t or path NULL), -EBADF (t closed or inherited across
+ * fork()), -ENOSPC (table full), any errno of lstat(2) and unlink(2). */
 int iol_file_unlink(iol_table *t, const char *path);
 
 /* rename(2) from to, or -EBUSY unless every open of `from` shares delete.
  * (`to`, if it exists and is replaced, is not checked: the rule is the
- * one for `from`.) */
+ * one for `from`.)  Errors as iol_file_unlink(), -EINVAL also for to NULL,
+ * and any errno of rename(2). */
 int iol_file_rename(iol_table *t, const char *from, const char *to);
 
 #ifdef __cplusplus

@@ -67,6 +67,7 @@ struct iol_exit_status {
  *            the child's errno when the program could not be started,
  *            or the cwd could not be entered, or a descriptor not dup'ed:
  *            the failed child is reaped, nothing runs
+ *   -EBADF   t was closed or inherited across fork()
  *   -ENOSPC, -EMFILE, -ENOMEM, -EAGAIN (fork limits), -ENOSYS
  * The child does not inherit iolayer handles (it holds none after exec).
  */
@@ -80,7 +81,8 @@ int iol_process_spawn(iol_table *t, const char *file, char *const argv[],
  * Returns a handle, or -ESRCH (no such process; it ended and was reaped;
  * or, on kernels without pidfs, its identity cannot be told from an
  * ended process that had the same pid and start time),
- * -EPERM (another user's), -EINVAL (t NULL, pid <= 0), -ENOSPC, -ENOSYS.
+ * -EPERM (another user's), -EINVAL (t NULL, pid <= 0), -EBADF (t closed or
+ * inherited across fork()), -ENOSPC, -ENOSYS.
  */
 int iol_process_open(iol_table *t, pid_t pid);
 
@@ -107,7 +109,8 @@ int iol_process_kill(int h, int sig);
  * returns or calls pthread_exit().  The thread is detached from the
  * caller's point of view (iolayer joins it).  A thread ending while it owns
  * mutexes abandons them.  Returns a handle, or -EINVAL (t or fn NULL),
- * -EAGAIN (pthread_create), -ENOSPC, -ENOMEM.
+ * -EBADF (t closed or inherited across fork()), -EAGAIN (pthread_create),
+ * -ENOSPC, -ENOMEM.
  */
 int iol_thread_create(iol_table *t, void *(*fn)(void *), void *arg);
 
