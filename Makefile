@@ -187,10 +187,12 @@ $(BUILD)/examples/%: $(BUILD)/obj/examples/%.o $(STATIC_LIB)
 # iolayer.pc is generated for the PREFIX/LIBDIR/INCLUDEDIR of this call.
 INSTALL_HEADERS := include/iolayer.h $(sort $(wildcard include/iolayer/*.h))
 
-install: lib cli benches
+# `iolayer bench` runs the programs of bench/ from LIBEXECDIR/iolayer/bench/,
+# and the pool's benchmark drives the example servers beside them.
+install: lib cli benches examples
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/iolayer $(DESTDIR)$(BINDIR) \
 		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(PKGCONFIGDIR) \
-		$(DESTDIR)$(LIBEXECDIR)/iolayer/bench
+		$(DESTDIR)$(LIBEXECDIR)/iolayer/bench $(DESTDIR)$(LIBEXECDIR)/iolayer/examples
 	install -m 644 $(STATIC_LIB) $(DESTDIR)$(LIBDIR)/libiolayer.a
 	install -m 755 $(SHARED_LIB) $(DESTDIR)$(LIBDIR)/libiolayer.so.$(VERSION)
 	ln -sf libiolayer.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
@@ -199,6 +201,7 @@ install: lib cli benches
 	install -m 644 $(filter include/iolayer/%,$(INSTALL_HEADERS)) $(DESTDIR)$(INCLUDEDIR)/iolayer/
 	install -m 755 $(CLI) $(DESTDIR)$(BINDIR)/iolayer
 	install -m 755 $(BENCHES) $(BENCH_SCRIPTS) $(DESTDIR)$(LIBEXECDIR)/iolayer/bench/
+	install -m 755 $(EXAMPLES) $(DESTDIR)$(LIBEXECDIR)/iolayer/examples/
 	install -m 644 docs/iolayer.1 $(DESTDIR)$(MANDIR)/man1/iolayer.1
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
@@ -213,8 +216,10 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/iolayer $(DESTDIR)$(MANDIR)/man1/iolayer.1 \
 		$(DESTDIR)$(PKGCONFIGDIR)/iolayer.pc
 	rm -f $(patsubst $(BUILD)/bench/%,$(DESTDIR)$(LIBEXECDIR)/iolayer/bench/%,$(BENCHES) \
-		$(BENCH_SCRIPTS))
-	rmdir $(DESTDIR)$(LIBEXECDIR)/iolayer/bench $(DESTDIR)$(LIBEXECDIR)/iolayer 2>/dev/null || true
+		$(BENCH_SCRIPTS)) \
+		$(patsubst $(BUILD)/%,$(DESTDIR)$(LIBEXECDIR)/iolayer/%,$(EXAMPLES))
+	rmdir $(DESTDIR)$(LIBEXECDIR)/iolayer/bench $(DESTDIR)$(LIBEXECDIR)/iolayer/examples \
+		$(DESTDIR)$(LIBEXECDIR)/iolayer 2>/dev/null || true
 
 # The suite: every tests/test_* program, each with its own time limit, and
 # the tests/fault/test_* programs built in the fault-injection build.

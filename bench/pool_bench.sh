@@ -247,3 +247,30 @@ ratio "file reads: pool io_uring / pread" file-io_uring file-pread
 ratio "file reads: pool epoll / pread" file-epoll file-pread
 echo "load:     $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min) at end;" \
 	"$noisy measurement(s) started with other load on the CPUs"
+
+# One @result line per figure, for `iolayer bench` (bench/report.sh,
+# docs/performance.md "The result protocol"): the per-run values recorded
+# above, iolayer's against its baseline, with the goals of issue 4.
+. "$(dirname "$0")/report.sh"
+runs() { # the per-run values of column $2 (default 1) of scenario $1
+	cut -d' ' -f"${2:-1}" "$out/$1" | tr '\n' ' '
+}
+bench_result pool_bench "echo, 256 connections, 64 B" req/s higher "$(runs echo-uring-256)" \
+	"epoll backend" "$(runs echo-epoll-256)" iolayer/baseline ">= 1.2"
+bench_result pool_bench "echo, 1 connection, 64 B" req/s higher "$(runs echo-uring-1)" \
+	"epoll backend" "$(runs echo-epoll-1)" iolayer/baseline ">= 0.95"
+bench_result pool_bench "echo, 256 connections, the pool on io_uring" req/s higher \
+	"$(runs echo-uring-256)" "raw_uring_echo (no pool)" "$(runs raw-uring-256)" \
+	iolayer/baseline ">= 0.90"
+bench_result pool_bench "echo, 64 connections, 64 B" req/s higher "$(runs echo-uring-64)" \
+	"epoll backend" "$(runs echo-epoll-64)" iolayer/baseline ""
+bench_result pool_bench "echo, 256 connections, server CPU per request" us lower \
+	"$(runs echo-uring-256 4)" "epoll backend" "$(runs echo-epoll-256 4)" iolayer/baseline ""
+bench_result pool_bench "echo, 1 connection, the pool on io_uring" req/s higher \
+	"$(runs echo-uring-1)" "raw_uring_echo (no pool)" "$(runs raw-uring-1)" iolayer/baseline ""
+bench_result pool_bench "httpd, wrk -t1 -c64" req/s higher "$(runs httpd-uring)" \
+	"epoll backend" "$(runs httpd-epoll)" iolayer/baseline ""
+bench_result pool_bench "4 KiB cached random reads, QD 32, 1 thread" reads/s higher \
+	"$(runs file-io_uring)" "pread, 1 thread" "$(runs file-pread)" iolayer/baseline ""
+bench_result pool_bench "4 KiB cached random reads, QD 32, epoll backend" reads/s higher \
+	"$(runs file-epoll)" "pread, 1 thread" "$(runs file-pread)" iolayer/baseline ""

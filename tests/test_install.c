@@ -136,7 +136,7 @@ static void test_install_build_run_uninstall(void **state)
 		skip();
 	}
 	/* Nothing to rebuild: install takes the build as it is. */
-	if (sh("make -q -C '%s' BUILD='%s' lib cli benches", srcdir, build) != 0)
+	if (sh("make -q -C '%s' BUILD='%s' lib cli benches examples", srcdir, build) != 0)
 		fail_msg("the build in %s/%s is not up to date; run make first", srcdir, build);
 	SH_OK("make -s -C '%s' BUILD='%s' DESTDIR='%s' install", srcdir, build, dest);
 
@@ -152,6 +152,8 @@ static void test_install_build_run_uninstall(void **state)
 	assert_exists("/usr/local/lib/pkgconfig/iolayer.pc", false);
 	assert_exists("/usr/local/libexec/iolayer/bench/sync_bench", false);
 	assert_exists("/usr/local/libexec/iolayer/bench/daemon_baseline", false);
+	assert_exists("/usr/local/libexec/iolayer/bench/pool_bench.sh", false);
+	assert_exists("/usr/local/libexec/iolayer/examples/echo_server", false);
 	snprintf(p, sizeof(p), "%s%s/libiolayer.so.0", dest, lib);
 	n = readlink(p, want, sizeof(want) - 1);
 	assert_true(n > 0);
@@ -214,6 +216,7 @@ static void test_install_build_run_uninstall(void **state)
 	snprintf(want, sizeof(want), "in %s/usr/local/libexec/iolayer/bench\n", dest);
 	assert_non_null(strstr(output(), want));
 	assert_non_null(strstr(output(), "scaling_bench    found"));
+	assert_non_null(strstr(output(), "pool_bench.sh    found"));
 
 	/* Uninstall leaves no file (directories may stay). */
 	SH_OK("make -s -C '%s' BUILD='%s' DESTDIR='%s' uninstall", srcdir, build, dest);

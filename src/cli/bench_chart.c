@@ -34,14 +34,14 @@ static double dmax(double a, double b)
 }
 
 /* The advantage of iolayer over the baseline for a value pair. */
-static double advantage(const struct ioli_bench_rec *r, double iol, double base)
+static double advantage(const struct ioli_cli_bench_rec *r, double iol, double base)
 {
 	return r->higher_better ? iol / base : base / iol;
 }
 
 /* The goal as an advantage threshold, or NAN.  The goal text is
  * "<= 1.50x" or ">= 50x" on the ratio as printed. */
-static double goal_advantage(const struct ioli_bench_rec *r)
+static double goal_advantage(const struct ioli_cli_bench_rec *r)
 {
 	double g;
 	char op[3];
@@ -99,7 +99,7 @@ static int run_gnuplot(const char *script)
 	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -EIO;
 }
 
-int ioli_bench_chart(const char *svg_path, const struct ioli_bench_run *run)
+int ioli_cli_bench_chart(const char *svg_path, const struct ioli_cli_bench_run *run)
 {
 	char dir[] = "/tmp/iolayer-chart.XXXXXX", data[64], script[64];
 	double lo_all = 1, hi_all = 1;
@@ -117,7 +117,7 @@ int ioli_bench_chart(const char *svg_path, const struct ioli_bench_run *run)
 		goto out;
 	}
 	for (size_t i = 0; i < run->nrecs; i++) {
-		const struct ioli_bench_rec *r = &run->recs[i];
+		const struct ioli_cli_bench_rec *r = &run->recs[i];
 		double adv, lo, hi, goal;
 		unsigned colour = 0x5b84b1;
 
@@ -206,7 +206,7 @@ int ioli_bench_chart(const char *svg_path, const struct ioli_bench_run *run)
 		err = -errno;
 		goto out;
 	}
-	err = ioli_bench_mkdirs_for(svg_path);
+	err = ioli_cli_bench_mkdirs_for(svg_path);
 	if (!err)
 		err = run_gnuplot(script);
 out:

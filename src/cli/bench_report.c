@@ -19,18 +19,19 @@
 #include "src/cli/cli.h"
 #include "src/cli/json_parse.h"
 
-static bool get_fig(const struct ioli_json *obj, const char *key, struct ioli_bench_fig *f)
+static bool get_fig(const struct ioli_cli_json *obj, const char *key, struct ioli_cli_bench_fig *f)
 {
-	const struct ioli_json *v = ioli_json_get(obj, key);
+	const struct ioli_cli_json *v = ioli_cli_json_member(obj, key);
 	double runs = 0;
 
-	if (!v || v->kind != IOLI_JSON_OBJECT || !ioli_json_num(v, "median", &f->median))
+	if (!v || v->kind != IOLI_CLI_JSON_OBJECT ||
+	    !ioli_cli_json_member_num(v, "median", &f->median))
 		return false;
-	if (!ioli_json_num(v, "min", &f->min))
+	if (!ioli_cli_json_member_num(v, "min", &f->min))
 		f->min = f->median;
-	if (!ioli_json_num(v, "max", &f->max))
+	if (!ioli_cli_json_member_num(v, "max", &f->max))
 		f->max = f->median;
-	ioli_json_num(v, "runs", &runs);
+	ioli_cli_json_member_num(v, "runs", &runs);
 	f->runs = (int)runs;
 	return true;
 }
@@ -40,53 +41,54 @@ static char *dup_or_null(const char *s)
 	return s ? strdup(s) : NULL;
 }
 
-int ioli_bench_parse_result(const char *json, size_t len, struct ioli_bench_rec *out)
+int ioli_cli_bench_parse_result(const char *json, size_t len, struct ioli_cli_bench_rec *out)
 {
-	struct ioli_json root;
-	const struct ioli_json *met;
+	struct ioli_cli_json root;
+	const struct ioli_cli_json *met;
 	const char *s;
 	double v = 0;
 	int err = -EINVAL;
 
-	*out = (struct ioli_bench_rec){0};
-	if (ioli_json_parse(json, len, &root) != 0)
+	*out = (struct ioli_cli_bench_rec){0};
+	if (ioli_cli_json_parse(json, len, &root) != 0)
 		return -EINVAL;
-	if (root.kind != IOLI_JSON_OBJECT || !ioli_json_num(&root, "v", &v) || v != 1 ||
-	    !ioli_json_str(&root, "bench") || !ioli_json_str(&root, "scenario") ||
-	    !ioli_json_str(&root, "unit") || !get_fig(&root, "iolayer", &out->iol))
+	if (root.kind != IOLI_CLI_JSON_OBJECT || !ioli_cli_json_member_num(&root, "v", &v) ||
+	    v != 1 || !ioli_cli_json_member_str(&root, "bench") ||
+	    !ioli_cli_json_member_str(&root, "scenario") ||
+	    !ioli_cli_json_member_str(&root, "unit") || !get_fig(&root, "iolayer", &out->iol))
 		goto out;
 	err = -ENOMEM;
 	out->raw = strndup(json, len);
-	out->bench = strdup(ioli_json_str(&root, "bench"));
-	out->scenario = strdup(ioli_json_str(&root, "scenario"));
-	out->unit = strdup(ioli_json_str(&root, "unit"));
-	out->baseline = dup_or_null(ioli_json_str(&root, "baseline"));
-	out->goal = dup_or_null(ioli_json_str(&root, "goal"));
+	out->bench = strdup(ioli_cli_json_member_str(&root, "bench"));
+	out->scenario = strdup(ioli_cli_json_member_str(&root, "scenario"));
+	out->unit = strdup(ioli_cli_json_member_str(&root, "unit"));
+	out->baseline = dup_or_null(ioli_cli_json_member_str(&root, "baseline"));
+	out->goal = dup_or_null(ioli_cli_json_member_str(&root, "goal"));
 	if (!out->raw || !out->bench || !out->scenario || !out->unit ||
-	    (ioli_json_str(&root, "baseline") && !out->baseline) ||
-	    (ioli_json_str(&root, "goal") && !out->goal))
+	    (ioli_cli_json_member_str(&root, "baseline") && !out->baseline) ||
+	    (ioli_cli_json_member_str(&root, "goal") && !out->goal))
 		goto out;
-	s = ioli_json_str(&root, "better");
+	s = ioli_cli_json_member_str(&root, "better");
 	out->higher_better = s && strcmp(s, "higher") == 0;
-	s = ioli_json_str(&root, "ratio_is");
+	s = ioli_cli_json_member_str(&root, "ratio_is");
 	out->base_over_iol = s && strcmp(s, "baseline/iolayer") == 0;
 	if (out->baseline && !get_fig(&root, "baseline_value", &out->base)) {
 		err = -EINVAL;
 		goto out;
 	}
-	out->has_ratio = ioli_json_num(&root, "ratio", &out->ratio);
-	met = ioli_json_get(&root, "goal_met");
-	out->has_goal = out->goal && met && met->kind == IOLI_JSON_BOOL;
+	out->has_ratio = ioli_cli_json_member_num(&root, "ratio", &out->ratio);
+	met = ioli_cli_json_member(&root, "goal_met");
+	out->has_goal = out->goal && met && met->kind == IOLI_CLI_JSON_BOOL;
 	out->goal_met = out->has_goal && met->boolean;
 	err = 0;
 out:
-	ioli_json_free(&root);
+	ioli_cli_json_free(&root);
 	if (err)
-		ioli_bench_rec_free(out);
+		ioli_cli_bench_rec_free(out);
 	return err;
 }
 
-void ioli_bench_rec_free(struct ioli_bench_rec *r)
+void ioli_cli_bench_rec_free(struct ioli_cli_bench_rec *r)
 {
 	free(r->raw);
 	free(r->bench);
@@ -94,12 +96,12 @@ void ioli_bench_rec_free(struct ioli_bench_rec *r)
 	free(r->unit);
 	free(r->baseline);
 	free(r->goal);
-	*r = (struct ioli_bench_rec){0};
+	*r = (struct ioli_cli_bench_rec){0};
 }
 
 /* ---- the machine ------------------------------------------------------------- */
 
-void ioli_bench_loadavg(char *buf, size_t len)
+void ioli_cli_bench_loadavg(char *buf, size_t len)
 {
 	FILE *fp = fopen("/proc/loadavg", "r");
 	double a, b, c;
@@ -112,7 +114,7 @@ void ioli_bench_loadavg(char *buf, size_t len)
 		fclose(fp);
 }
 
-void ioli_bench_machine(struct ioli_bench_machine *m)
+void ioli_cli_bench_machine(struct ioli_cli_bench_machine *m)
 {
 	const struct iol_features *f = iol_features();
 	char line[512];
@@ -142,7 +144,7 @@ void ioli_bench_machine(struct ioli_bench_machine *m)
 			 f->liburing_minor);
 	else
 		snprintf(m->liburing, sizeof(m->liburing), "unknown");
-	ioli_bench_loadavg(m->load_start, sizeof(m->load_start));
+	ioli_cli_bench_loadavg(m->load_start, sizeof(m->load_start));
 	strftime(m->date, sizeof(m->date), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
 }
 
@@ -161,7 +163,7 @@ static void fmt_num(char *buf, size_t len, double v)
 }
 
 /* "42.1 ns [39.2, 43.8]" */
-static void fmt_fig(char *buf, size_t len, const struct ioli_bench_fig *f, const char *unit)
+static void fmt_fig(char *buf, size_t len, const struct ioli_cli_bench_fig *f, const char *unit)
 {
 	char a[24], b[24], c[24];
 
@@ -171,13 +173,13 @@ static void fmt_fig(char *buf, size_t len, const struct ioli_bench_fig *f, const
 	snprintf(buf, len, "%s %s [%s, %s]", a, unit, b, c);
 }
 
-void ioli_bench_table(FILE *out, const struct ioli_bench_run *run)
+void ioli_cli_bench_table(FILE *out, const struct ioli_cli_bench_run *run)
 {
 	fprintf(out, "| bench | scenario | iolayer | baseline | baseline figure | ratio | goal "
 		     "| met |\n");
 	fprintf(out, "|---|---|---|---|---|---:|---|---|\n");
 	for (size_t i = 0; i < run->nrecs; i++) {
-		const struct ioli_bench_rec *r = &run->recs[i];
+		const struct ioli_cli_bench_rec *r = &run->recs[i];
 		char iol[128], base[128] = "", ratio[32] = "";
 
 		fmt_fig(iol, sizeof(iol), &r->iol, r->unit);
@@ -201,7 +203,7 @@ void ioli_bench_table(FILE *out, const struct ioli_bench_run *run)
 
 /* ---- latest.json ------------------------------------------------------------------ */
 
-int ioli_bench_mkdirs_for(const char *path)
+int ioli_cli_bench_mkdirs_for(const char *path)
 {
 	char buf[PATH_MAX];
 
@@ -218,13 +220,13 @@ int ioli_bench_mkdirs_for(const char *path)
 	return 0;
 }
 
-int ioli_bench_write_json(const char *path, const struct ioli_bench_run *run)
+int ioli_cli_bench_write_json(const char *path, const struct ioli_cli_bench_run *run)
 {
 	char tmp[PATH_MAX];
 	FILE *out;
 	int err;
 
-	err = ioli_bench_mkdirs_for(path);
+	err = ioli_cli_bench_mkdirs_for(path);
 	if (err)
 		return err;
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
@@ -248,13 +250,13 @@ int ioli_bench_write_json(const char *path, const struct ioli_bench_run *run)
 	ioli_cli_json_str(out, run->m.load_end);
 	fputs("},\n  \"steps\": [", out);
 	for (size_t i = 0; i < run->nsteps; i++) {
-		const struct ioli_bench_step_run *s = &run->steps[i];
+		const struct ioli_cli_bench_step_run *s = &run->steps[i];
 
 		fprintf(out, "%s\n    {\"name\": ", i ? "," : "");
 		ioli_cli_json_str(out, s->name);
 		fprintf(out, ", \"status\": ");
 		if (s->status == -1)
-			fputs("\"skipped\"", out);
+			fputs("\"missing\"", out);
 		else if (s->status == -2)
 			fputs("\"timed out\"", out);
 		else

@@ -37,7 +37,6 @@ struct step {
 	const char *prog;
 	const char *what;
 	int full_s, quick_s;
-	bool optional;	       /* absent on some branches: skipped, not an error */
 	const char *env_full;  /* scripts: "NAME=value ..." */
 	const char *env_quick; /* scripts, for --quick */
 };
@@ -64,9 +63,10 @@ static const struct step steps[] = {
      .what = "IO pool: echo and httpd on io_uring vs epoll, file reads vs pread",
      .full_s = 260,
      .quick_s = 45,
-     .optional = true,
-     .env_full = "RUNS=5 DURATION=3 WARMUP=1",
-     .env_quick = "RUNS=1 DURATION=1 WARMUP=0"},
+     /* QUIET_WAIT bounds its wait for idle CPUs before each measurement
+      * (a measurement that cannot wait longer is reported as noisy). */
+     .env_full = "RUNS=5 DURATION=3 WARMUP=1 QUIET_WAIT=15",
+     .env_quick = "RUNS=1 DURATION=1 WARMUP=0 QUIET_WAIT=2"},
 };
 
 #define N_STEPS (sizeof(steps) / sizeof(steps[0]))
@@ -98,13 +98,21 @@ static const char help[] =
 
 /* ---- finding the programs ------------------------------------------------------ */
 
+static bool is_script(const char *prog)
+{
+	size_t n = strlen(prog);
+
+	return n > 3 && strcmp(prog + n - 3, ".sh") == 0;
+}
+
+/* Whether prog can be run from dir (a script is run with sh). */
 static bool is_exec(const char *dir, const char *prog)
 {
 	char p[PATH_MAX];
 
 	if (snprintf(p, sizeof(p), "%s/%s", dir, prog) >= (int)sizeof(p))
 		return false;
-	return access(p, X_OK) == 0;
+	return access(p, is_script(prog) ? R_OK : X_OK) == 0;
 }
 
 /* The first candidate directory holding the first required program, into
@@ -176,8 +184,8 @@ static double now_s(void)
 }
 
 struct collect {
-	struct ioli_bench_run *run;
-	struct ioli_bench_step_run *sr;
+	struct ioli_cli_bench_run *run;
+	struct ioli_cli_bench_step_run *sr;
 	FILE *log;
 	bool verbose;
 	char line[16384];
@@ -192,15 +200,15 @@ static void take_line(struct collect *c)
 	if (c->log)
 		fprintf(c->log, "%s\n", c->line);
 	if (strncmp(c->line, tag, sizeof(tag) - 1) == 0) {
-		struct ioli_bench_rec rec, *grown;
+		struct ioli_cli_bench_rec rec, *grown;
 
-		if (ioli_bench_parse_result(c->line + sizeof(tag) - 1, c->len - (sizeof(tag) - 1),
-					    &rec) != 0) {
+		if (ioli_cli_bench_parse_result(c->line + sizeof(tag) - 1,
+						c->len - (sizeof(tag) - 1), &rec) != 0) {
 			fprintf(stderr, "iolayer bench: %s: a malformed @result line: %.200s\n",
 				c->sr->name, c->line);
 		} else if (!(grown = realloc(c->run->recs,
 					     (c->run->nrecs + 1) * sizeof(*c->run->recs)))) {
-			ioli_bench_rec_free(&rec);
+			ioli_cli_bench_rec_free(&rec);
 		} else {
 			c->run->recs = grown;
 			c->run->recs[c->run->nrecs++] = rec;
@@ -248,7 +256,6 @@ static int run_step(const struct step *s, const char *dir, bool quick, struct co
 	if (pid == 0) {
 		const char *env = quick ? s->env_quick : s->env_full;
 		int devnull = open("/dev/null", O_RDONLY);
-		size_t plen = strlen(s->prog);
 
 		setpgid(0, 0);
 		signal(SIGINT, SIG_DFL);
@@ -256,7 +263,7 @@ static int run_step(const struct step *s, const char *dir, bool quick, struct co
 		if (devnull >= 0)
 			dup2(devnull, STDIN_FILENO);
 		dup2(pfd[1], STDOUT_FILENO);
-		if (plen > 3 && strcmp(s->prog + plen - 3, ".sh") == 0) {
+		if (is_script(s->prog)) {
 			/* BUILD: the tree the script finds its programs in */
 			char buf[512];
 
@@ -349,7 +356,7 @@ static bool selected(const char *only, const char *prog)
 	return false;
 }
 
-static void header(const struct ioli_bench_run *run, const char *dir, int nsel, int expect_s)
+static void header(const struct ioli_cli_bench_run *run, const char *dir, int nsel, int expect_s)
 {
 	printf("# iolayer bench: iolayer %s, %s run of %d benchmark program%s (about %d min)\n",
 	       IOL_VERSION_STRING, run->quick ? "quick" : "full", nsel, nsel == 1 ? "" : "s",
@@ -372,8 +379,8 @@ int ioli_cli_bench(int argc, char **argv)
 	const char *logs = NULL, *given_dir = NULL;
 	const char *q = getenv("BENCH_QUICK");
 	bool quick = q && *q && strcmp(q, "0") != 0, list = false, verbose = false, chart = true;
-	struct ioli_bench_run run = {0};
-	struct ioli_bench_step_run sr[N_STEPS];
+	struct ioli_cli_bench_run run = {0};
+	struct ioli_cli_bench_step_run sr[N_STEPS];
 	char dir[PATH_MAX], looked[PATH_MAX * 3 + 8], logdir[PATH_MAX];
 	int failed = 0, nsel = 0, expect = 0, err;
 	double t0;
@@ -427,10 +434,7 @@ int ioli_cli_bench(int argc, char **argv)
 	if (list) {
 		for (size_t i = 0; i < N_STEPS; i++)
 			printf("%-16s %-8s %s\n", steps[i].prog,
-			       is_exec(dir, steps[i].prog) ? "found"
-			       : steps[i].optional	   ? "absent"
-							   : "MISSING",
-			       steps[i].what);
+			       is_exec(dir, steps[i].prog) ? "found" : "MISSING", steps[i].what);
 		printf("in %s\n", dir);
 		return ioli_cli_finish(CLI_OK);
 	}
@@ -444,10 +448,9 @@ int ioli_cli_bench(int argc, char **argv)
 	}
 	run.quick = quick;
 	run.steps = sr;
-	ioli_bench_machine(&run.m);
+	ioli_cli_bench_machine(&run.m);
 	for (size_t i = 0; i < N_STEPS; i++)
-		if (selected(only, steps[i].prog) &&
-		    (is_exec(dir, steps[i].prog) || !steps[i].optional))
+		if (selected(only, steps[i].prog))
 			expect += quick ? steps[i].quick_s : steps[i].full_s;
 	header(&run, dir, nsel, expect);
 	signal(SIGINT, forward_signal);
@@ -458,26 +461,21 @@ int ioli_cli_bench(int argc, char **argv)
 	for (size_t i = 0; i < N_STEPS; i++) {
 		const struct step *s = &steps[i];
 		struct collect c = {.run = &run, .verbose = verbose};
-		struct ioli_bench_step_run *r = &sr[run.nsteps];
+		struct ioli_cli_bench_step_run *r = &sr[run.nsteps];
 
 		if (!selected(only, s->prog))
 			continue;
-		*r = (struct ioli_bench_step_run){.name = s->prog, .status = -1};
+		*r = (struct ioli_cli_bench_step_run){.name = s->prog, .status = -1};
 		run.nsteps++;
 		c.sr = r;
 		if (!is_exec(dir, s->prog)) {
-			if (s->optional) {
-				fprintf(stderr, "[%zu/%d] %s: not built here: skipped\n",
-					run.nsteps, nsel, s->prog);
-				continue;
-			}
 			fprintf(stderr, "iolayer bench: %s/%s is missing\n", dir, s->prog);
 			failed++;
 			continue;
 		}
 		snprintf(r->log, sizeof(r->log), "%s/%.*s.txt", logs,
-			 (int)(strlen(s->prog) - (strstr(s->prog, ".sh") ? 3 : 0)), s->prog);
-		if (ioli_bench_mkdirs_for(r->log) == 0)
+			 (int)(strlen(s->prog) - (is_script(s->prog) ? 3 : 0)), s->prog);
+		if (ioli_cli_bench_mkdirs_for(r->log) == 0)
 			c.log = fopen(r->log, "w");
 		if (!c.log)
 			r->log[0] = '\0';
@@ -502,14 +500,14 @@ int ioli_cli_bench(int argc, char **argv)
 			r->results, r->seconds);
 	}
 	run.seconds = now_s() - t0;
-	ioli_bench_loadavg(run.m.load_end, sizeof(run.m.load_end));
+	ioli_cli_bench_loadavg(run.m.load_end, sizeof(run.m.load_end));
 
 	printf("\n");
-	ioli_bench_table(stdout, &run);
+	ioli_cli_bench_table(stdout, &run);
 	printf("\nload:     %s (1/5/15 min) at end\n", run.m.load_end);
 	printf("total:    %.0f min %.0f s\n", (double)((long)run.seconds / 60),
 	       run.seconds - 60.0 * (double)((long)run.seconds / 60));
-	err = ioli_bench_write_json(json, &run);
+	err = ioli_cli_bench_write_json(json, &run);
 	if (err) {
 		fprintf(stderr, "iolayer bench: writing %s: %s\n", json, strerror(-err));
 		failed++;
@@ -517,7 +515,7 @@ int ioli_cli_bench(int argc, char **argv)
 		printf("results:  %s (logs in %s/)\n", json, logs);
 	}
 	if (chart) {
-		err = ioli_bench_chart(svg, &run);
+		err = ioli_cli_bench_chart(svg, &run);
 		if (err == -ENOENT)
 			fprintf(stderr,
 				"iolayer bench: no chart: gnuplot is not installed (Debian: "
@@ -528,7 +526,7 @@ int ioli_cli_bench(int argc, char **argv)
 			printf("chart:    %s\n", svg);
 	}
 	for (size_t i = 0; i < run.nrecs; i++)
-		ioli_bench_rec_free(&run.recs[i]);
+		ioli_cli_bench_rec_free(&run.recs[i]);
 	free(run.recs);
 	return ioli_cli_finish(failed ? CLI_FAIL : CLI_OK);
 }

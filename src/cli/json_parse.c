@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * A small JSON reader (RFC 8259) for what the CLI reads back: the
- * benchmarks' "@result" lines.  It builds a tree of ioli_json values;
+ * benchmarks' "@result" lines.  It builds a tree of ioli_cli_json values;
  * strings are unescaped (\uXXXX to UTF-8, surrogate pairs included).
  * Depth is bounded so hostile input cannot exhaust the stack.
  */
@@ -26,7 +26,7 @@ static void skip_ws(struct parser *ps)
 		ps->p++;
 }
 
-static int parse_value(struct parser *ps, struct ioli_json *v);
+static int parse_value(struct parser *ps, struct ioli_cli_json *v);
 
 static int hex4(const char *s, unsigned *out)
 {
@@ -179,7 +179,7 @@ static int parse_number(struct parser *ps, double *out)
 	return 0;
 }
 
-static int grow(struct ioli_json *v, size_t *cap)
+static int grow(struct ioli_cli_json *v, size_t *cap)
 {
 	if (v->n < *cap)
 		return 0;
@@ -189,7 +189,7 @@ static int grow(struct ioli_json *v, size_t *cap)
 	if (!items)
 		return -1;
 	v->items = items;
-	if (v->kind == IOLI_JSON_OBJECT) {
+	if (v->kind == IOLI_CLI_JSON_OBJECT) {
 		void *keys = realloc(v->keys, *cap * sizeof(*v->keys));
 
 		if (!keys)
@@ -199,11 +199,11 @@ static int grow(struct ioli_json *v, size_t *cap)
 	return 0;
 }
 
-static int parse_container(struct parser *ps, struct ioli_json *v, char close)
+static int parse_container(struct parser *ps, struct ioli_cli_json *v, char close)
 {
 	size_t cap = 0;
 
-	v->kind = close == '}' ? IOLI_JSON_OBJECT : IOLI_JSON_ARRAY;
+	v->kind = close == '}' ? IOLI_CLI_JSON_OBJECT : IOLI_CLI_JSON_ARRAY;
 	if (++ps->depth > MAX_DEPTH)
 		return -1;
 	ps->p++;
@@ -216,22 +216,22 @@ static int parse_container(struct parser *ps, struct ioli_json *v, char close)
 	for (;;) {
 		if (grow(v, &cap) != 0)
 			return -1;
-		if (v->kind == IOLI_JSON_OBJECT) {
+		if (v->kind == IOLI_CLI_JSON_OBJECT) {
 			v->keys[v->n] = NULL;
 			skip_ws(ps);
 			if (ps->p >= ps->end || *ps->p != '"' ||
 			    parse_string(ps, &v->keys[v->n]) != 0) {
 				v->n++; /* so that the key is freed */
-				v->items[v->n - 1] = (struct ioli_json){0};
+				v->items[v->n - 1] = (struct ioli_cli_json){0};
 				return -1;
 			}
 			skip_ws(ps);
 			if (ps->p >= ps->end || *ps->p++ != ':') {
-				v->items[v->n++] = (struct ioli_json){0};
+				v->items[v->n++] = (struct ioli_cli_json){0};
 				return -1;
 			}
 		}
-		v->items[v->n] = (struct ioli_json){0};
+		v->items[v->n] = (struct ioli_cli_json){0};
 		v->n++;
 		if (parse_value(ps, &v->items[v->n - 1]) != 0)
 			return -1;
@@ -259,7 +259,7 @@ static int literal(struct parser *ps, const char *word)
 	return 0;
 }
 
-static int parse_value(struct parser *ps, struct ioli_json *v)
+static int parse_value(struct parser *ps, struct ioli_cli_json *v)
 {
 	skip_ws(ps);
 	if (ps->p >= ps->end)
@@ -270,56 +270,56 @@ static int parse_value(struct parser *ps, struct ioli_json *v)
 	case '[':
 		return parse_container(ps, v, ']');
 	case '"':
-		v->kind = IOLI_JSON_STRING;
+		v->kind = IOLI_CLI_JSON_STRING;
 		return parse_string(ps, &v->str);
 	case 't':
-		v->kind = IOLI_JSON_BOOL;
+		v->kind = IOLI_CLI_JSON_BOOL;
 		v->boolean = true;
 		return literal(ps, "true");
 	case 'f':
-		v->kind = IOLI_JSON_BOOL;
+		v->kind = IOLI_CLI_JSON_BOOL;
 		return literal(ps, "false");
 	case 'n':
-		v->kind = IOLI_JSON_NULL;
+		v->kind = IOLI_CLI_JSON_NULL;
 		return literal(ps, "null");
 	default:
-		v->kind = IOLI_JSON_NUMBER;
+		v->kind = IOLI_CLI_JSON_NUMBER;
 		return parse_number(ps, &v->num);
 	}
 }
 
-int ioli_json_parse(const char *text, size_t len, struct ioli_json *out)
+int ioli_cli_json_parse(const char *text, size_t len, struct ioli_cli_json *out)
 {
 	struct parser ps = {text, text + len, 0};
 
-	*out = (struct ioli_json){0};
+	*out = (struct ioli_cli_json){0};
 	if (parse_value(&ps, out) == 0) {
 		skip_ws(&ps);
 		if (ps.p == ps.end)
 			return 0;
 	}
-	ioli_json_free(out);
+	ioli_cli_json_free(out);
 	return -EINVAL;
 }
 
-void ioli_json_free(struct ioli_json *v)
+void ioli_cli_json_free(struct ioli_cli_json *v)
 {
 	if (!v)
 		return;
 	for (size_t i = 0; i < v->n; i++) {
 		if (v->keys)
 			free(v->keys[i]);
-		ioli_json_free(&v->items[i]);
+		ioli_cli_json_free(&v->items[i]);
 	}
 	free(v->keys);
 	free(v->items);
 	free(v->str);
-	*v = (struct ioli_json){0};
+	*v = (struct ioli_cli_json){0};
 }
 
-const struct ioli_json *ioli_json_get(const struct ioli_json *obj, const char *key)
+const struct ioli_cli_json *ioli_cli_json_member(const struct ioli_cli_json *obj, const char *key)
 {
-	if (!obj || obj->kind != IOLI_JSON_OBJECT)
+	if (!obj || obj->kind != IOLI_CLI_JSON_OBJECT)
 		return NULL;
 	for (size_t i = 0; i < obj->n; i++)
 		if (obj->keys[i] && strcmp(obj->keys[i], key) == 0)
@@ -327,18 +327,18 @@ const struct ioli_json *ioli_json_get(const struct ioli_json *obj, const char *k
 	return NULL;
 }
 
-const char *ioli_json_str(const struct ioli_json *obj, const char *key)
+const char *ioli_cli_json_member_str(const struct ioli_cli_json *obj, const char *key)
 {
-	const struct ioli_json *v = ioli_json_get(obj, key);
+	const struct ioli_cli_json *v = ioli_cli_json_member(obj, key);
 
-	return v && v->kind == IOLI_JSON_STRING ? v->str : NULL;
+	return v && v->kind == IOLI_CLI_JSON_STRING ? v->str : NULL;
 }
 
-bool ioli_json_num(const struct ioli_json *obj, const char *key, double *out)
+bool ioli_cli_json_member_num(const struct ioli_cli_json *obj, const char *key, double *out)
 {
-	const struct ioli_json *v = ioli_json_get(obj, key);
+	const struct ioli_cli_json *v = ioli_cli_json_member(obj, key);
 
-	if (!v || v->kind != IOLI_JSON_NUMBER)
+	if (!v || v->kind != IOLI_CLI_JSON_NUMBER)
 		return false;
 	*out = v->num;
 	return true;
