@@ -43,7 +43,7 @@ void ioli_wake(iol_table *t, struct ioli_slot *s, int n)
 	ioli_futex_wake(&s->word, n, t->futex_private);
 }
 
-static int obj_try(struct ioli_waitobj *o)
+int ioli_obj_try(struct ioli_waitobj *o)
 {
 	switch (o->r.type) {
 	case IOL_TYPE_MUTEX:
@@ -143,7 +143,7 @@ static int attempt(struct wait *w)
 
 		if (w->o[i].dup)
 			continue;
-		r = obj_try(&w->o[i]);
+		r = ioli_obj_try(&w->o[i]);
 		if (r == IOLI_TRY_BUSY)
 			continue;
 		return r < 0 ? r : (int)i | r;
@@ -294,7 +294,7 @@ int iol_wait(int h, int64_t timeout_ns)
 	r = resolve(h, &o);
 	if (r)
 		return r;
-	r = obj_try(&o);
+	r = ioli_obj_try(&o);
 	if (r != IOLI_TRY_BUSY)
 		return r;
 	if (timeout_ns == 0)

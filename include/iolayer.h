@@ -316,6 +316,7 @@ const char *iol_type_name(int type);
 #endif
 
 #include "iolayer/file.h"
+#include "iolayer/pool.h"
 #include "iolayer/probe.h"
 #include "iolayer/process.h"
 

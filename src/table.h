@@ -471,6 +471,9 @@ struct ioli_waitobj {
 	bool registered;
 };
 
+/* Try to acquire any waitable object without blocking: 0, IOL_ABANDONED,
+ * IOLI_TRY_BUSY (o->seen set) or a negative errno (futex/wait.c). */
+int ioli_obj_try(struct ioli_waitobj *o);
 int ioli_mutex_try(struct ioli_waitobj *o);
 int ioli_event_try(struct ioli_waitobj *o);
 int ioli_sem_try(struct ioli_waitobj *o);
