@@ -33,12 +33,10 @@ int iol_event_open(iol_table *t, const char *name, unsigned flags, bool manual_r
 
 static int get_event(int h, struct ioli_href *r, bool *manual)
 {
-	int err = ioli_handle_get(h, r);
+	int err = ioli_handle_get_typed(h, IOL_TYPE_EVENT, r);
 
 	if (err)
 		return err;
-	if (r->type != IOL_TYPE_EVENT)
-		return -EINVAL;
 	*manual = IOLI_SLOT_FLAGS(atomic_load_explicit(&r->s->state, memory_order_relaxed)) &
 		  IOLI_OBJ_MANUAL;
 	return 0;

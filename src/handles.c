@@ -180,6 +180,15 @@ int ioli_handle_get(int h, struct ioli_href *out)
 	return check(out);
 }
 
+int ioli_handle_get_typed(int h, uint32_t type, struct ioli_href *out)
+{
+	int err = ioli_handle_get(h, out);
+
+	if (err)
+		return err;
+	return out->type == type ? 0 : -EINVAL;
+}
+
 int ioli_handle_pin(int h, struct ioli_href *out)
 {
 	uint32_t gen, c;

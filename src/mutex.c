@@ -106,12 +106,10 @@ int iol_mutex_release(int h)
 	struct ioli_slot *s;
 	struct ioli_me *m;
 	uint32_t me, v, rec;
-	int err = ioli_handle_get(h, &r);
+	int err = ioli_handle_get_typed(h, IOL_TYPE_MUTEX, &r);
 
 	if (err)
 		return err;
-	if (r.type != IOL_TYPE_MUTEX)
-		return -EINVAL;
 	s = r.s;
 	m = ioli_me_find(r.t);
 	me = m ? m->owner : 0;

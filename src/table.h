@@ -396,6 +396,8 @@ struct ioli_href {
 
 /* Resolve h without pinning it: enough for calls that do not block. */
 int ioli_handle_get(int h, struct ioli_href *out);
+/* ioli_handle_get() for calls that take one type: -EINVAL for another. */
+int ioli_handle_get_typed(int h, uint32_t type, struct ioli_href *out);
 /* Resolve and pin: the object stays alive until ioli_handle_unpin(),
  * even if h is closed meanwhile. */
 int ioli_handle_pin(int h, struct ioli_href *out);

@@ -160,11 +160,9 @@ int iol_thread_result(int h, void **out)
 
 	if (!out)
 		return -EINVAL;
-	err = ioli_handle_get(h, &r);
+	err = ioli_handle_get_typed(h, IOL_TYPE_THREAD, &r);
 	if (err)
 		return err;
-	if (r.type != IOL_TYPE_THREAD)
-		return -EINVAL;
 	if (!(atomic_load_explicit(&r.s->word, memory_order_acquire) & IOLI_SIG_SIGNALED))
 		return -EBUSY;
 	*out = (void *)(uintptr_t)atomic_load(&r.s->u.thread.result);
