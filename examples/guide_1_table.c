@@ -29,6 +29,6 @@ int main(void)
 	printf("%s: %s, count %u of %u, %u handle(s)\n", info.name, iol_type_name(info.type),
 	       info.u.semaphore.count, info.u.semaphore.max, info.refs);
 
-	iol_table_close(t);         /* closes lock, jobs and stop */
+	iol_table_close(t); /* closes lock, jobs and stop */
 	return iol_table_unlink("guide") == 0 ? 0 : 1;
 }

@@ -28,12 +28,12 @@ int main(void)
 			_exit(1);
 		int d = iol_semaphore_open(ct, "guide.done", 0, 0, 0);
 		int l = iol_import(ct, token);
-		iol_wait(l, IOL_INFINITE);      /* take the mutex ... */
-		iol_semaphore_release(d, 1);    /* ... tell the parent ... */
-		pause();                        /* ... and die holding it */
+		iol_wait(l, IOL_INFINITE);   /* take the mutex ... */
+		iol_semaphore_release(d, 1); /* ... tell the parent ... */
+		pause();		     /* ... and die holding it */
 	}
 	iol_wait(done, IOL_INFINITE);
-	kill(pid, SIGKILL);                     /* the owner dies */
+	kill(pid, SIGKILL); /* the owner dies */
 	int r = iol_wait(lock, 5 * 1000000000LL);
 	printf("after the owner died: %s\n", r == IOL_ABANDONED ? "IOL_ABANDONED" : "?");
 	iol_mutex_release(lock);

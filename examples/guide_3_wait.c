@@ -15,9 +15,9 @@ int main(void)
 		return 1;
 	int quit = iol_event_open(t, NULL, 0, true, false);
 	int work = iol_semaphore_open(t, NULL, 0, 2, 8);
-	char *argv[] = { "sh", "-c", "exit 7", NULL };
+	char *argv[] = {"sh", "-c", "exit 7", NULL};
 	int child = iol_process_spawn(t, "sh", argv, NULL);
-	int all[] = { quit, work, child };
+	int all[] = {quit, work, child};
 	int served = 0, exited = 0;
 
 	/* Lowest index first: the two work items, then the child's end. */
@@ -36,7 +36,7 @@ int main(void)
 
 	/* All or nothing: the semaphore is not taken while quit is unset. */
 	iol_semaphore_release(work, 1);
-	int r = iol_wait_many((int[]){ work, quit }, 2, IOL_WAIT_ALL, 0);
+	int r = iol_wait_many((int[]){work, quit}, 2, IOL_WAIT_ALL, 0);
 	printf("served %d, child exit %d, wait-all with quit unset: %s\n", served, st.code,
 	       r == -ETIMEDOUT ? "-ETIMEDOUT" : "?");
 

@@ -16,7 +16,7 @@
 
 struct server {
 	iol_pool *pool;
-	int done;            /* an event the main thread waits on */
+	int done; /* an event the main thread waits on */
 	uint64_t accept_id;
 	int child_status;
 };
@@ -75,8 +75,8 @@ static void on_child(void *arg, int res, unsigned flags)
 
 static int client(int port)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-	char buf[64] = { 0 };
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	char buf[64] = {0};
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -89,8 +89,8 @@ static int client(int port)
 
 int main(int argc, char **argv)
 {
-	struct server srv = { 0 };
-	struct sockaddr_in a = { .sin_family = AF_INET };
+	struct server srv = {0};
+	struct sockaddr_in a = {.sin_family = AF_INET};
 	socklen_t alen = sizeof(a);
 	iol_table *t;
 	char port[16];
@@ -102,14 +102,14 @@ int main(int argc, char **argv)
 	if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(lfd, 16) < 0 ||
 	    getsockname(lfd, (struct sockaddr *)&a, &alen) < 0)
 		return 1;
-	if (iol_table_open(NULL, &(struct iol_table_opts){ .flags = IOL_TABLE_PRIVATE }, &t) < 0 ||
-	    iol_pool_create(&(struct iol_pool_opts){ .threads = 1 }, &srv.pool) < 0)
+	if (iol_table_open(NULL, &(struct iol_table_opts){.flags = IOL_TABLE_PRIVATE}, &t) < 0 ||
+	    iol_pool_create(&(struct iol_pool_opts){.threads = 1}, &srv.pool) < 0)
 		return 1;
 	srv.done = iol_event_open(t, NULL, 0, true, false);
 
 	iol_pool_accept(srv.pool, lfd, IOL_ACCEPT_MULTISHOT, on_accept, &srv, NULL, &srv.accept_id);
 	snprintf(port, sizeof(port), "%d", ntohs(a.sin_port));
-	char *cargv[] = { argv[0], "--client", port, NULL };
+	char *cargv[] = {argv[0], "--client", port, NULL};
 	int child = iol_process_spawn(t, "/proc/self/exe", cargv, NULL);
 	if (child < 0 || iol_pool_wait_handle(srv.pool, child, on_child, &srv, NULL, NULL) < 0)
 		return 1;
@@ -117,8 +117,7 @@ int main(int argc, char **argv)
 	iol_wait(srv.done, IOL_INFINITE);
 	struct iol_exit_status st;
 	iol_process_exit_status(child, &st);
-	printf("server (%s backend): client exited with %d\n", iol_pool_backend(srv.pool),
-	       st.code);
+	printf("server (%s backend): client exited with %d\n", iol_pool_backend(srv.pool), st.code);
 	iol_pool_destroy(srv.pool);
 	iol_table_close(t);
 	close(lfd);

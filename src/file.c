@@ -58,7 +58,7 @@ static int fd_add(iol_table *t, uint32_t slot, uint32_t gen, int fd)
 
 	if (!l)
 		return -ENOMEM;
-	*l = (struct local_fd){ .t = t, .slot = slot, .gen = gen, .fd = fd };
+	*l = (struct local_fd){.t = t, .slot = slot, .gen = gen, .fd = fd};
 	pthread_mutex_lock(&fd_lock);
 	l->next = fds;
 	fds = l;

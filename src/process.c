@@ -151,7 +151,7 @@ out_cancel:
 
 static bool pidfd_readable(int fd)
 {
-	struct pollfd p = { .fd = fd, .events = POLLIN };
+	struct pollfd p = {.fd = fd, .events = POLLIN};
 
 	return poll(&p, 1, 0) == 1;
 }

@@ -130,7 +130,7 @@ int iol_thread_create(iol_table *t, void *(*fn)(void *), void *arg)
 	}
 	ioli_tunlock(t);
 	ioli_handle_publish(h, t, (uint32_t)idx, gen, IOL_TYPE_THREAD);
-	*st = (struct start){ .t = t, .slot = (uint32_t)idx, .gen = gen, .fn = fn, .arg = arg };
+	*st = (struct start){.t = t, .slot = (uint32_t)idx, .gen = gen, .fn = fn, .arg = arg};
 	ioli_table_ref(t); /* held by the thread until it is joined */
 	pthread_t th;
 	err = -pthread_create(&th, NULL, trampoline, st);

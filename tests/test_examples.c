@@ -86,7 +86,7 @@ static void test_guide_programs(void **state)
 
 static int free_port(void)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET };
+	struct sockaddr_in a = {.sin_family = AF_INET};
 	socklen_t len = sizeof(a);
 	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
 
@@ -100,8 +100,8 @@ static int free_port(void)
 
 static int connect_retry(int port)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-	struct timespec ts = { 0, 10 * 1000 * 1000 };
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	struct timespec ts = {0, 10 * 1000 * 1000};
 
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	/* The server announces nothing when it listens: retry a refused
@@ -119,7 +119,7 @@ static int connect_retry(int port)
 
 static void server(const char *name, const char *backend, const char *req, const char *want)
 {
-	char path[PATH_MAX + 64], port[16], buf[512] = { 0 };
+	char path[PATH_MAX + 64], port[16], buf[512] = {0};
 	size_t got = 0;
 	pid_t pid;
 	int fd, st;
@@ -215,7 +215,7 @@ static int check_blocks(const char *doc, const char *only)
 	assert_non_null(text);
 	for (p = text; (p = strstr(p, "\n```c\n")) != NULL;) {
 		char *body = p + 6, *end = strstr(body, "\n```\n"), *file, *code;
-		char name[128] = { 0 };
+		char name[128] = {0};
 
 		assert_non_null(end);
 		if (only) {
@@ -259,10 +259,10 @@ int main(void)
 	if (locate())
 		return 1;
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_guide_programs),
-		cmocka_unit_test(test_echo_server),
-		cmocka_unit_test(test_httpd),
-		cmocka_unit_test(test_docs_show_the_programs),
+	    cmocka_unit_test(test_guide_programs),
+	    cmocka_unit_test(test_echo_server),
+	    cmocka_unit_test(test_httpd),
+	    cmocka_unit_test(test_docs_show_the_programs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -45,12 +45,15 @@ static int table_teardown(void **state)
 
 static struct iol_op_opts deadline(int64_t ns)
 {
-	return (struct iol_op_opts){ .deadline_ns = ns };
+	return (struct iol_op_opts){.deadline_ns = ns};
 }
 
 static void *set_later(void *p)
 {
-	struct { int h; uint32_t *armed; } *a = p;
+	struct {
+		int h;
+		uint32_t *armed;
+	} *a = p;
 
 	tp_wait_word(a->armed, 1);
 	iol_event_set(a->h);
@@ -60,10 +63,13 @@ static void *set_later(void *p)
 static void test_event_from_thread(void **state)
 {
 	struct tp_env *env = tp_env(state);
-	struct tp_slot s = { 0 };
+	struct tp_slot s = {0};
 	uint32_t armed = 0;
 	int e = iol_event_open(tab, NULL, 0, false, false); /* auto-reset */
-	struct { int h; uint32_t *armed; } a = { e, &armed };
+	struct {
+		int h;
+		uint32_t *armed;
+	} a = {e, &armed};
 	struct iol_info info;
 	pthread_t th;
 
@@ -84,7 +90,7 @@ static void test_event_from_thread(void **state)
 static void test_already_signaled(void **state)
 {
 	struct tp_env *env = tp_env(state);
-	struct tp_slot s = { 0 };
+	struct tp_slot s = {0};
 	int sem = iol_semaphore_open(tab, NULL, 0, 1, 5);
 	struct iol_info info;
 
@@ -110,7 +116,7 @@ static void then_count(struct tp_slot *s, int res, unsigned flags)
 static void test_semaphore_counts(void **state)
 {
 	struct tp_env *env = tp_env(state);
-	struct tp_slot s[5] = { 0 };
+	struct tp_slot s[5] = {0};
 	int sem = iol_semaphore_open(tab, NULL, 0, 0, 10), done = 0;
 	struct iol_info info;
 
@@ -144,7 +150,7 @@ static void test_semaphore_counts(void **state)
 static void test_event_from_process(void **state)
 {
 	struct tp_env *env = tp_env(state);
-	struct tp_slot s = { 0 };
+	struct tp_slot s = {0};
 	int e = iol_event_open(tab, "from-process", IOL_CREATE | IOL_EXCL, true, false);
 	int go = iol_event_open(tab, "go", IOL_CREATE | IOL_EXCL, true, false);
 	pid_t pid;
@@ -195,9 +201,9 @@ static void then_status(struct tp_slot *s, int res, unsigned flags)
 static void test_process_handle(void **state)
 {
 	struct tp_env *env = tp_env(state);
-	char *argv[] = { "sh", "-c", "read x; exit 4", NULL };
-	struct proc_cb p = { .s.then = then_status };
-	struct iol_spawn_opts o = { .stdout_fd = -1, .stderr_fd = -1 };
+	char *argv[] = {"sh", "-c", "read x; exit 4", NULL};
+	struct proc_cb p = {.s.then = then_status};
+	struct iol_spawn_opts o = {.stdout_fd = -1, .stderr_fd = -1};
 	int in[2];
 
 	p.s.ctx = &p;
@@ -225,7 +231,7 @@ static void *thread_fn(void *arg)
 static void test_thread_handle(void **state)
 {
 	struct tp_env *env = tp_env(state);
-	struct tp_slot s = { 0 };
+	struct tp_slot s = {0};
 	uint32_t go = 0;
 	void *res = NULL;
 	int th = iol_thread_create(tab, thread_fn, &go);
@@ -243,7 +249,7 @@ static void test_thread_handle(void **state)
 static void test_refused(void **state)
 {
 	struct tp_env *env = tp_env(state);
-	struct tp_slot s = { 0 };
+	struct tp_slot s = {0};
 	int m = iol_mutex_open(tab, NULL, 0, false);
 
 	assert_int_equal(iol_pool_wait_handle(env->pool, m, tp_cb, &s, NULL, NULL), -EINVAL);
@@ -259,7 +265,7 @@ static void test_refused(void **state)
 static void test_deadline_and_cancel(void **state)
 {
 	struct tp_env *env = tp_env(state);
-	struct tp_slot s1 = { 0 }, s2 = { 0 };
+	struct tp_slot s1 = {0}, s2 = {0};
 	struct iol_op_opts d = deadline(20 * 1000000);
 	int sem = iol_semaphore_open(tab, NULL, 0, 0, 5);
 	uint64_t id = 0;
@@ -286,7 +292,7 @@ static void test_deadline_and_cancel(void **state)
 static void test_handle_closed_meanwhile(void **state)
 {
 	struct tp_env *env = tp_env(state);
-	struct tp_slot s = { 0 };
+	struct tp_slot s = {0};
 	int e = iol_event_open(tab, "closed-meanwhile", IOL_CREATE | IOL_EXCL, true, false);
 	int e2;
 
@@ -305,11 +311,15 @@ static void test_handle_closed_meanwhile(void **state)
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		T(test_event_from_thread), T(test_already_signaled),
-		T(test_semaphore_counts),  T(test_event_from_process),
-		T(test_process_handle),    T(test_thread_handle),
-		T(test_refused),	   T(test_deadline_and_cancel),
-		T(test_handle_closed_meanwhile),
+	    T(test_event_from_thread),
+	    T(test_already_signaled),
+	    T(test_semaphore_counts),
+	    T(test_event_from_process),
+	    T(test_process_handle),
+	    T(test_thread_handle),
+	    T(test_refused),
+	    T(test_deadline_and_cancel),
+	    T(test_handle_closed_meanwhile),
 	};
 	size_t n = sizeof(tests) / sizeof(tests[0]);
 	const char *env[3];

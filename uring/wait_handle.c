@@ -123,8 +123,8 @@ int iol_pool_wait_handle(iol_pool *pool, int h, iol_cb cb, void *arg,
 	reg(&w->o);
 	r = ioli_obj_try(&w->o);
 	if (r == IOLI_TRY_BUSY) {
-		word = (struct ioli_futex_word){ .word = (uint32_t *)&w->o.r.s->word,
-						 .expected = w->o.seen };
+		word = (struct ioli_futex_word){.word = (uint32_t *)&w->o.r.s->word,
+						.expected = w->o.seen};
 		r = ioli_pool_futex_waitv_try(pool, &word, 1, !w->o.r.t->futex_private, hw_try,
 					      hw_done, w, opts, id);
 	} else if (r >= 0) {
@@ -134,7 +134,7 @@ int iol_pool_wait_handle(iol_pool *pool, int h, iol_cb cb, void *arg,
 		w->have_result = true;
 		w->result = r;
 		w->dummy = 0;
-		word = (struct ioli_futex_word){ .word = &w->dummy, .expected = 1 };
+		word = (struct ioli_futex_word){.word = &w->dummy, .expected = 1};
 		r = ioli_pool_futex_waitv_try(pool, &word, 1, false, hw_try, hw_done, w, opts, id);
 		/* Not submitted: give back what was taken, it cannot be delivered. */
 		if (r < 0 && w->o.r.type == IOL_TYPE_EVENT)

@@ -54,9 +54,8 @@ static void on_recv(void *arg, int res, unsigned flags)
 	struct conn *c = arg;
 
 	(void)flags;
-	if (res <= 0 ||
-	    iol_pool_send(c->pool, c->fd, c->buf, (size_t)res, MSG_WAITALL, on_sent, c, NULL,
-			  NULL) < 0) {
+	if (res <= 0 || iol_pool_send(c->pool, c->fd, c->buf, (size_t)res, MSG_WAITALL, on_sent, c,
+				      NULL, NULL) < 0) {
 		close(c->fd);
 		free(c);
 	}
@@ -108,7 +107,7 @@ static void pin(int cpu)
  * number of round trips to `out`. */
 static void client(int port, double secs, int out)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 	struct epoll_event ev, evs[CONNS];
 	char msg[MSG], buf[MSG];
 	int fds[CONNS], got[CONNS], ep, one = 1;
@@ -124,7 +123,7 @@ static void client(int port, double secs, int out)
 		if (fds[i] < 0 || connect(fds[i], (struct sockaddr *)&a, sizeof(a)) < 0)
 			_exit(1);
 		setsockopt(fds[i], IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		ev = (struct epoll_event){ .events = EPOLLIN, .data.u32 = (uint32_t)i };
+		ev = (struct epoll_event){.events = EPOLLIN, .data.u32 = (uint32_t)i};
 		epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &ev);
 		got[i] = 0;
 		if (send(fds[i], msg, MSG, 0) != MSG)
@@ -157,8 +156,8 @@ static void client(int port, double secs, int out)
 /* Requests per second through the pool on `backend`, or a negative errno. */
 static double run(int backend, double secs, const char **name)
 {
-	struct iol_pool_opts o = { .threads = 1, .backend = backend };
-	struct sockaddr_in a = { .sin_family = AF_INET };
+	struct iol_pool_opts o = {.threads = 1, .backend = backend};
+	struct sockaddr_in a = {.sin_family = AF_INET};
 	socklen_t alen = sizeof(a);
 	iol_pool *pool;
 	uint64_t n = 0;
@@ -210,7 +209,8 @@ void ioli_demo_echo(bool quick, int *failures)
 	sched_setaffinity(0, sizeof(old), &old);
 	if (!iol_has(IOL_FEAT_IO_URING)) {
 		printf("      io_uring is not available here (%s); epoll: %.0f req/s  %s\n",
-		       iol_features()->feat[IOL_FEAT_IO_URING].reason, e, e > 0 ? "[ok]" : "[FAILED]");
+		       iol_features()->feat[IOL_FEAT_IO_URING].reason, e,
+		       e > 0 ? "[ok]" : "[FAILED]");
 		*failures += !(e > 0);
 		return;
 	}
