@@ -47,7 +47,6 @@ void ioli_futex_wake(_Atomic uint32_t *word, int n, bool private_);
  */
 struct futex_waitv;
 int ioli_futex_waitv(struct futex_waitv *w, unsigned n, const struct ioli_deadline *d);
-void ioli_waitv_entry(struct futex_waitv *w, _Atomic uint32_t *word, uint32_t val,
-		      bool private_);
+void ioli_waitv_entry(struct futex_waitv *w, _Atomic uint32_t *word, uint32_t val, bool private_);
 
 #endif /* IOLAYER_FUTEX_FUTEX_H */

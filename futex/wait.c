@@ -43,7 +43,7 @@ void ioli_wake(iol_table *t, struct ioli_slot *s, int n)
 	ioli_futex_wake(&s->word, n, t->futex_private);
 }
 
-static int obj_try(struct ioli_waitobj *o)
+int ioli_obj_try(struct ioli_waitobj *o)
 {
 	switch (o->r.type) {
 	case IOL_TYPE_MUTEX:
@@ -143,7 +143,7 @@ static int attempt(struct wait *w)
 
 		if (w->o[i].dup)
 			continue;
-		r = obj_try(&w->o[i]);
+		r = ioli_obj_try(&w->o[i]);
 		if (r == IOLI_TRY_BUSY)
 			continue;
 		return r < 0 ? r : (int)i | r;
@@ -286,7 +286,7 @@ static int resolve(int h, struct ioli_waitobj *o)
 int iol_wait(int h, int64_t timeout_ns)
 {
 	struct ioli_waitobj o;
-	struct wait w = { .o = &o, .n = 1 };
+	struct wait w = {.o = &o, .n = 1};
 	int r;
 
 	if (!valid_timeout(timeout_ns))
@@ -294,7 +294,7 @@ int iol_wait(int h, int64_t timeout_ns)
 	r = resolve(h, &o);
 	if (r)
 		return r;
-	r = obj_try(&o);
+	r = ioli_obj_try(&o);
 	if (r != IOLI_TRY_BUSY)
 		return r;
 	if (timeout_ns == 0)
@@ -311,7 +311,7 @@ int iol_wait(int h, int64_t timeout_ns)
 int iol_wait_many(const int *handles, unsigned n, unsigned flags, int64_t timeout_ns)
 {
 	struct ioli_waitobj o[IOL_MAX_WAIT];
-	struct wait w = { .o = o, .n = n, .all = flags & IOL_WAIT_ALL };
+	struct wait w = {.o = o, .n = n, .all = flags & IOL_WAIT_ALL};
 	unsigned distinct = 0;
 	int r;
 
@@ -319,15 +319,15 @@ int iol_wait_many(const int *handles, unsigned n, unsigned flags, int64_t timeou
 	    !valid_timeout(timeout_ns))
 		return -EINVAL;
 	/* Duplicates by an open-addressed set of (table, slot): linear in n. */
-	uint8_t seen[2 * IOL_MAX_WAIT] = { 0 }; /* index + 1 into o[] */
+	uint8_t seen[2 * IOL_MAX_WAIT] = {0}; /* index + 1 into o[] */
 	for (unsigned i = 0; i < n; i++) {
 		r = resolve(handles[i], &o[i]);
 		if (r)
 			return r;
 		if (w.all && o[i].r.t != o[0].r.t)
 			return -EXDEV;
-		uint32_t k = (o[i].r.slot * 2654435761u ^ (uint32_t)o[i].r.t->id) &
-			     (2 * IOL_MAX_WAIT - 1);
+		uint32_t k =
+		    (o[i].r.slot * 2654435761u ^ (uint32_t)o[i].r.t->id) & (2 * IOL_MAX_WAIT - 1);
 		for (;; k = (k + 1) & (2 * IOL_MAX_WAIT - 1)) {
 			struct ioli_waitobj *p = seen[k] ? &o[seen[k] - 1] : NULL;
 
@@ -385,7 +385,7 @@ static int signal_one(int h)
 int iol_signal_and_wait(int signal_h, int wait_h, int64_t timeout_ns)
 {
 	struct ioli_waitobj o;
-	struct wait w = { .o = &o, .n = 1 };
+	struct wait w = {.o = &o, .n = 1};
 	struct ioli_href sr;
 	int r;
 

@@ -36,8 +36,8 @@ static void wa_recover(iol_table *t)
 	for (uint32_t k = 0; k < n; k++) {
 		uint32_t slot = atomic_load_explicit(&h->wa[k].slot, memory_order_relaxed);
 		uint32_t nv = phase == IOLI_WA_COMMIT
-				      ? atomic_load_explicit(&h->wa[k].new, memory_order_relaxed)
-				      : atomic_load_explicit(&h->wa[k].old, memory_order_relaxed);
+				  ? atomic_load_explicit(&h->wa[k].new, memory_order_relaxed)
+				  : atomic_load_explicit(&h->wa[k].old, memory_order_relaxed);
 		struct ioli_slot *s;
 		uint32_t v;
 
@@ -128,8 +128,8 @@ static int claim(struct ioli_waitobj *o, uint32_t v, uint32_t me, uint32_t *nv, 
 			return 0;
 		*nv = (IOLI_SLOT_FLAGS(atomic_load_explicit(&s->state, memory_order_relaxed)) &
 		       IOLI_OBJ_MANUAL)
-			      ? v
-			      : v & ~IOLI_EV_SIGNALED;
+			  ? v
+			  : v & ~IOLI_EV_SIGNALED;
 		return 1;
 	case IOL_TYPE_SEMAPHORE:
 		if ((v & IOLI_SEM_COUNT_MASK) == 0)
@@ -197,7 +197,8 @@ int ioli_waitall_attempt(struct ioli_waitobj *o, unsigned n)
 			if (v & IOLI_W_LOCKED) {
 				/* We hold L and lock each word once: this bit is
 				 * garbage (see ioli_walock_pass()). */
-				if (atomic_compare_exchange_strong(&s->word, &v, v & ~IOLI_W_LOCKED)) {
+				if (atomic_compare_exchange_strong(&s->word, &v,
+								   v & ~IOLI_W_LOCKED)) {
 					ioli_futex_wake(&s->word, INT_MAX, t->futex_private);
 					v &= ~IOLI_W_LOCKED;
 				}

@@ -35,9 +35,9 @@
 extern "C" {
 #endif
 
-#define IOL_VERSION_MAJOR 0
-#define IOL_VERSION_MINOR 1
-#define IOL_VERSION_PATCH 0
+#define IOL_VERSION_MAJOR  0
+#define IOL_VERSION_MINOR  1
+#define IOL_VERSION_PATCH  0
 #define IOL_VERSION_STRING "0.1.0"
 
 /* ------------------------------------------------------------------ */
@@ -51,12 +51,12 @@ typedef struct iol_table iol_table;
 struct iol_table_opts {
 	unsigned flags; /* IOL_TABLE_PRIVATE: a process-private table with no file */
 	uint32_t slots; /* object capacity when the table is created; 0 = default 65536 */
-	mode_t mode;    /* file mode when created; 0 = 0600 */
+	mode_t mode;	/* file mode when created; 0 = 0600 */
 };
 
 /* Default and maximum object capacity of a table. */
 #define IOL_TABLE_DEFAULT_SLOTS 65536u
-#define IOL_TABLE_MAX_SLOTS     (1u << 20)
+#define IOL_TABLE_MAX_SLOTS	(1u << 20)
 /* Processes that can be attached to one table at once. */
 #define IOL_TABLE_MAX_PROCS 1024u
 
@@ -265,7 +265,7 @@ enum iol_type {
 
 struct iol_info {
 	int type;
-	uint32_t refs; /* open handles to the object, over every process */
+	uint32_t refs;	/* open handles to the object, over every process */
 	char name[256]; /* "" for an anonymous object */
 	union {
 		struct {
@@ -285,7 +285,7 @@ struct iol_info {
 			pid_t pid;
 			bool ended;
 			bool status_known; /* the fields below are valid */
-			bool exited;       /* exited with code, else killed by signal */
+			bool exited;	   /* exited with code, else killed by signal */
 			bool core_dumped;
 			int code;
 			int signal;
@@ -297,7 +297,7 @@ struct iol_info {
 		struct {
 			uint64_t dev, ino;
 			unsigned access; /* IOL_SHARE_* bits as access: read, write */
-			unsigned share;  /* IOL_SHARE_* this open grants */
+			unsigned share;	 /* IOL_SHARE_* this open grants */
 			/* the file's record, over every open in every process */
 			uint32_t opens, readers, writers, deleters;
 			uint32_t share_read, share_write, share_delete;
@@ -316,6 +316,7 @@ const char *iol_type_name(int type);
 #endif
 
 #include "iolayer/file.h"
+#include "iolayer/pool.h"
 #include "iolayer/probe.h"
 #include "iolayer/process.h"
 

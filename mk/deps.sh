@@ -8,6 +8,7 @@ case "${1:-build}" in
 build) pkgs="gcc make pkg-config liburing-dev libcmocka-dev libseccomp-dev" ;;
 bench) pkgs="gcc make pkg-config liburing-dev libcmocka-dev libseccomp-dev wrk gnuplot-nox" ;;
 fuzz)  pkgs="clang libclang-rt-14-dev" ;;
+format) pkgs="clang-format" ;;
 *) echo "mk/deps.sh: unknown set '$1'" >&2; exit 2 ;;
 esac
 

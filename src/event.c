@@ -33,12 +33,10 @@ int iol_event_open(iol_table *t, const char *name, unsigned flags, bool manual_r
 
 static int get_event(int h, struct ioli_href *r, bool *manual)
 {
-	int err = ioli_handle_get(h, r);
+	int err = ioli_handle_get_typed(h, IOL_TYPE_EVENT, r);
 
 	if (err)
 		return err;
-	if (r->type != IOL_TYPE_EVENT)
-		return -EINVAL;
 	*manual = IOLI_SLOT_FLAGS(atomic_load_explicit(&r->s->state, memory_order_relaxed)) &
 		  IOLI_OBJ_MANUAL;
 	return 0;
@@ -60,11 +58,12 @@ static int load_unlocked(iol_table *t, struct ioli_slot *s, uint32_t *out)
 	return 0;
 }
 
-int iol_event_set(int h)
+/* Set or clear SIGNALED; returns the previous state (0 or 1), or an error. */
+static int change(int h, bool set)
 {
 	struct ioli_href r;
 	bool manual;
-	uint32_t v;
+	uint32_t v, nv;
 	int err = get_event(h, &r, &manual);
 
 	if (err)
@@ -77,38 +76,25 @@ int iol_event_set(int h)
 			err = load_unlocked(r.t, r.s, &v);
 			continue;
 		}
-		if (v & IOLI_EV_SIGNALED)
-			return 1;
-		if (atomic_compare_exchange_weak(&r.s->word, &v, v | IOLI_EV_SIGNALED))
+		if (!(v & IOLI_EV_SIGNALED) != set)
+			return set ? 1 : 0; /* already so: no change, no wake */
+		nv = set ? v | IOLI_EV_SIGNALED : v & ~IOLI_EV_SIGNALED;
+		if (atomic_compare_exchange_weak(&r.s->word, &v, nv))
 			break;
 	}
-	ioli_wake(r.t, r.s, manual ? INT_MAX : 1);
-	return 0;
+	if (set)
+		ioli_wake(r.t, r.s, manual ? INT_MAX : 1);
+	return set ? 0 : 1;
+}
+
+int iol_event_set(int h)
+{
+	return change(h, true);
 }
 
 int iol_event_reset(int h)
 {
-	struct ioli_href r;
-	bool manual;
-	uint32_t v;
-	int err = get_event(h, &r, &manual);
-
-	if (err)
-		return err;
-	err = load_unlocked(r.t, r.s, &v);
-	for (;;) {
-		if (err)
-			return err;
-		if (v & IOLI_W_LOCKED) {
-			err = load_unlocked(r.t, r.s, &v);
-			continue;
-		}
-		if (!(v & IOLI_EV_SIGNALED))
-			return 0;
-		if (atomic_compare_exchange_weak(&r.s->word, &v, v & ~IOLI_EV_SIGNALED))
-			break;
-	}
-	return 1;
+	return change(h, false);
 }
 
 int iol_event_pulse(int h)

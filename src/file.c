@@ -58,7 +58,7 @@ static int fd_add(iol_table *t, uint32_t slot, uint32_t gen, int fd)
 
 	if (!l)
 		return -ENOMEM;
-	*l = (struct local_fd){ .t = t, .slot = slot, .gen = gen, .fd = fd };
+	*l = (struct local_fd){.t = t, .slot = slot, .gen = gen, .fd = fd};
 	pthread_mutex_lock(&fd_lock);
 	l->next = fds;
 	fds = l;
@@ -114,12 +114,10 @@ void ioli_file_after_fork(void)
 int iol_file_fd(int h)
 {
 	struct ioli_href r;
-	int fd = -EXDEV, err = ioli_handle_get(h, &r);
+	int fd = -EXDEV, err = ioli_handle_get_typed(h, IOL_TYPE_FILE, &r);
 
 	if (err)
 		return err;
-	if (r.type != IOL_TYPE_FILE)
-		return -EINVAL;
 	pthread_mutex_lock(&fd_lock);
 	struct local_fd *l = fd_find(r.t, r.slot, r.sgen);
 	if (l)

@@ -60,7 +60,7 @@ static void finding(struct ctx *c, const char *check, uint32_t index, bool repai
 static void finding(struct ctx *c, const char *check, uint32_t index, bool repaired,
 		    const char *fmt, ...)
 {
-	struct ioli_fsck_finding f = { .check = check, .index = index, .repaired = repaired };
+	struct ioli_fsck_finding f = {.check = check, .index = index, .repaired = repaired};
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -202,8 +202,8 @@ static void check_locked_word(struct ctx *c, uint32_t i, struct ioli_slot *s)
 		return;
 	if (c->repair)
 		ok = atomic_compare_exchange_strong(&s->word, &v, v & ~IOLI_W_LOCKED);
-	finding(c, "word-locked", i, ok, "slot %u: futex word %#x is LOCKED outside a wait-all",
-		i, v);
+	finding(c, "word-locked", i, ok, "slot %u: futex word %#x is LOCKED outside a wait-all", i,
+		v);
 }
 
 /* ---- processes --------------------------------------------------------- */
@@ -273,8 +273,8 @@ static uint32_t *sum_rows(struct ctx *c)
 			     i++) {
 				uint32_t n = atomic_load(&row[i]);
 				bool slot_live =
-					i < c->hwm &&
-					(atomic_load(&ioli_slot(t, i)->state) & IOLI_SLOT_LIVE);
+				    i < c->hwm &&
+				    (atomic_load(&ioli_slot(t, i)->state) & IOLI_SLOT_LIVE);
 
 				if (n == 0)
 					continue;
@@ -287,10 +287,11 @@ static uint32_t *sum_rows(struct ctx *c)
 					ioli_tset(t, &row[i], 0);
 					unlock(c);
 				}
-				finding(c, live ? "row-dead-slot" : "proc-free-rows", i, ok,
-					"process record %u counts %u references on slot %u, which %s",
-					p, n, i,
-					live ? "is not a live object" : "it cannot (it is free)");
+				finding(
+				    c, live ? "row-dead-slot" : "proc-free-rows", i, ok,
+				    "process record %u counts %u references on slot %u, which %s",
+				    p, n, i,
+				    live ? "is not a live object" : "it cannot (it is free)");
 			}
 		}
 	}
@@ -346,7 +347,8 @@ static uint32_t held_now(struct ctx *c, uint32_t i, bool frec)
 			uint32_t st = atomic_load(&o->state);
 
 			n += (st & IOLI_SLOT_LIVE) && IOLI_SLOT_TYPE(st) == IOL_TYPE_FILE &&
-			     atomic_load(&o->u.fopen.rec) == i && atomic_load(&o->u.fopen.rec_gen) == gen;
+			     atomic_load(&o->u.fopen.rec) == i &&
+			     atomic_load(&o->u.fopen.rec_gen) == gen;
 		}
 	} else {
 		for (uint32_t p = 0; p < t->max_procs; p++)
@@ -493,8 +495,8 @@ static void sum_opens(struct ctx *c, uint32_t *opens_of, struct frec_sum *fs, bo
 		    IOLI_SLOT_TYPE(atomic_load(&ioli_slot(t, r)->state)) != IOLI_TYPE_FILEREC) {
 			if (report)
 				finding(c, "file-link", i, false,
-					"slot %u: a file open whose file record (%u) is not live", i,
-					r);
+					"slot %u: a file open whose file record (%u) is not live",
+					i, r);
 			continue;
 		}
 		acc = atomic_load(&s->u.fopen.access);
@@ -514,11 +516,11 @@ static void check_file_record(struct ctx *c, uint32_t i, struct ioli_slot *s,
 			      const struct frec_sum *w, uint32_t opens)
 {
 	iol_table *t = c->t;
-	_Atomic uint32_t *f[] = { &s->u.frec.opens,   &s->u.frec.readers,  &s->u.frec.writers,
-				  &s->u.frec.deleters, &s->u.frec.sh_read, &s->u.frec.sh_write,
-				  &s->u.frec.sh_delete };
-	uint32_t want[] = { w->opens,   w->readers,  w->writers,  w->deleters,
-			    w->sh_read, w->sh_write, w->sh_delete };
+	_Atomic uint32_t *f[] = {&s->u.frec.opens,    &s->u.frec.readers, &s->u.frec.writers,
+				 &s->u.frec.deleters, &s->u.frec.sh_read, &s->u.frec.sh_write,
+				 &s->u.frec.sh_delete};
+	uint32_t want[] = {w->opens,   w->readers,  w->writers,	 w->deleters,
+			   w->sh_read, w->sh_write, w->sh_delete};
 	uint32_t had = atomic_load(f[0]);
 	bool bad = false;
 
@@ -562,7 +564,8 @@ static void check_slots(struct ctx *c, const uint32_t *sum)
 		if (!known_type(type)) {
 			bool ok = drop_slot(c, i);
 
-			finding(c, "slot-type", i, ok, "slot %u: live with unknown type %u", i, type);
+			finding(c, "slot-type", i, ok, "slot %u: live with unknown type %u", i,
+				type);
 			live--;
 			continue;
 		}
@@ -716,14 +719,16 @@ static void check_names(struct ctx *c)
 				why = "holds a free slot";
 			else if (len == 0 || len > IOL_NAME_MAX)
 				why = "holds an unnamed slot";
-			else if (ioli_name_hash(s->name, len) != hash || (hash & (t->nbuckets - 1)) != b)
+			else if (ioli_name_hash(s->name, len) != hash ||
+				 (hash & (t->nbuckets - 1)) != b)
 				why = "holds a slot in the wrong bucket";
 			else if (test_and_set(seen, i) || ++steps > t->nslots)
 				why = "loops";
 			if (why) {
 				/* A free slot's link is a free-list link, not a
 				 * chain's: following it would walk the free list. */
-				bool cut = !strcmp(why, "loops") || !strcmp(why, "holds a free slot");
+				bool cut =
+				    !strcmp(why, "loops") || !strcmp(why, "holds a free slot");
 				bool ok = c->repair && lock(c);
 
 				if (ok) {
@@ -733,7 +738,8 @@ static void check_names(struct ctx *c)
 					ioli_tset(t, link, !cut && s ? atomic_load(&s->next) : 0);
 					unlock(c);
 				}
-				finding(c, "name-index", i, ok, "bucket %u %s (slot %u)", b, why, i);
+				finding(c, "name-index", i, ok, "bucket %u %s (slot %u)", b, why,
+					i);
 				if (!ok || cut)
 					break;
 				continue;
@@ -809,7 +815,7 @@ static void check_threcs(struct ctx *c)
 
 int ioli_fsck(iol_table *t, bool repair, ioli_fsck_cb cb, void *arg, struct ioli_fsck_result *res)
 {
-	struct ctx c = { .t = t, .repair = repair, .cb = cb, .arg = arg };
+	struct ctx c = {.t = t, .repair = repair, .cb = cb, .arg = arg};
 	uint32_t *sum;
 
 	/* Locks first (a repair must not wait on one held by the gone), then

@@ -7,13 +7,13 @@
 
 struct ioli_fsck_finding {
 	const char *check; /* a short stable id, e.g. "proc-dead" */
-	uint32_t index;    /* the slot or record it is about */
+	uint32_t index;	   /* the slot or record it is about */
 	bool repaired;
 	char message[200];
 };
 
 struct ioli_fsck_result {
-	int found;      /* findings */
+	int found;	/* findings */
 	int unrepaired; /* of which left as they were */
 };
 

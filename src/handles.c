@@ -20,11 +20,11 @@
 #include "src/fault.h"
 #include "src/table.h"
 
-#define H_CHUNK     1024u
+#define H_CHUNK	    1024u
 #define H_MAXCHUNKS 8192u /* 2^23 handles */
-#define C_LIVE      0x00800000u
+#define C_LIVE	    0x00800000u
 #define C_RESERVED  0x00400000u
-#define C_PINS      0x003fffffu
+#define C_PINS	    0x003fffffu
 #define C_GEN(c)    ((c) >> 24)
 
 struct hent {
@@ -38,7 +38,7 @@ struct hent {
 
 static _Atomic(struct hent *) chunks[H_MAXCHUNKS];
 static pthread_mutex_t hlock = PTHREAD_MUTEX_INITIALIZER;
-static uint32_t nentries;            /* entries ever allocated */
+static uint32_t nentries;	      /* entries ever allocated */
 static uint32_t free_head, free_tail; /* FIFO, index + 1, delays reuse */
 
 static struct hent *entry(uint32_t idx)
@@ -125,7 +125,8 @@ void ioli_handle_publish(int h, iol_table *t, uint32_t slot, uint32_t sgen, uint
 static void entry_release(uint32_t idx, struct hent *e)
 {
 	pthread_mutex_lock(&hlock);
-	atomic_store_explicit(&e->ctl, atomic_load_explicit(&e->ctl, memory_order_relaxed) & 0xff000000u,
+	atomic_store_explicit(&e->ctl,
+			      atomic_load_explicit(&e->ctl, memory_order_relaxed) & 0xff000000u,
 			      memory_order_release);
 	free_push(idx);
 	pthread_mutex_unlock(&hlock);
@@ -180,6 +181,15 @@ int ioli_handle_get(int h, struct ioli_href *out)
 	return check(out);
 }
 
+int ioli_handle_get_typed(int h, uint32_t type, struct ioli_href *out)
+{
+	int err = ioli_handle_get(h, out);
+
+	if (err)
+		return err;
+	return out->type == type ? 0 : -EINVAL;
+}
+
 int ioli_handle_pin(int h, struct ioli_href *out)
 {
 	uint32_t gen, c;
@@ -195,7 +205,7 @@ int ioli_handle_pin(int h, struct ioli_href *out)
 		if ((c & C_PINS) == C_PINS)
 			return -EAGAIN;
 	} while (!atomic_compare_exchange_weak_explicit(&e->ctl, &c, c + 1, memory_order_acquire,
-						       memory_order_relaxed));
+							memory_order_relaxed));
 	fill(e, h, out);
 	r = check(out);
 	if (r)
@@ -211,7 +221,8 @@ static void finalize(uint32_t idx, struct hent *e)
 	uint32_t sgen = atomic_load_explicit(&e->sgen, memory_order_relaxed);
 
 	if (!atomic_load_explicit(&t->forked, memory_order_relaxed))
-		ioli_obj_local_put(t, slot, sgen, atomic_load_explicit(&e->type, memory_order_relaxed));
+		ioli_obj_local_put(t, slot, sgen,
+				   atomic_load_explicit(&e->type, memory_order_relaxed));
 	if (!atomic_load_explicit(&t->forked, memory_order_relaxed) && ioli_tlock(t) == 0) {
 		IOLI_FAULT("close");
 		if (ioli_slot_live(t, slot, sgen))
@@ -247,8 +258,8 @@ int iol_close(int h)
 	do {
 		if (!(c & C_LIVE) || C_GEN(c) != gen)
 			return -EBADF;
-	} while (!atomic_compare_exchange_weak_explicit(&e->ctl, &c, c & ~C_LIVE,
-						       memory_order_acq_rel, memory_order_relaxed));
+	} while (!atomic_compare_exchange_weak_explicit(
+	    &e->ctl, &c, c & ~C_LIVE, memory_order_acq_rel, memory_order_relaxed));
 	if ((c & C_PINS) == 0) {
 		/* Report a handle whose table went away or whose object was
 		 * reclaimed behind its back, after closing it all the same. */
@@ -300,9 +311,9 @@ void ioli_handles_after_fork(void)
 	for (uint32_t i = 0; i < nentries; i++) {
 		struct hent *e = entry(i);
 
-		atomic_store_explicit(&e->ctl, atomic_load_explicit(&e->ctl, memory_order_relaxed) &
-						       0xff000000u,
-				      memory_order_relaxed);
+		atomic_store_explicit(
+		    &e->ctl, atomic_load_explicit(&e->ctl, memory_order_relaxed) & 0xff000000u,
+		    memory_order_relaxed);
 		free_push(i);
 	}
 }

@@ -19,7 +19,7 @@
 
 int iol_mutex_open(iol_table *t, const char *name, unsigned flags, bool initial_owner)
 {
-	struct ioli_create c = { .type = IOL_TYPE_MUTEX };
+	struct ioli_create c = {.type = IOL_TYPE_MUTEX};
 	int err;
 
 	if (!t)
@@ -67,17 +67,16 @@ int ioli_mutex_try(struct ioli_waitobj *o)
 		}
 		owner = v & IOLI_MX_OWNER_MASK;
 		if (owner == 0) {
-			if (atomic_compare_exchange_weak_explicit(&s->word, &v, me,
-								  memory_order_acquire,
-								  memory_order_acquire)) {
+			if (atomic_compare_exchange_weak_explicit(
+				&s->word, &v, me, memory_order_acquire, memory_order_acquire)) {
 				took(o, m);
 				return (v & IOLI_MX_ABANDONED) ? IOL_ABANDONED : 0;
 			}
 			continue;
 		}
 		if (owner == me) {
-			uint32_t rec = atomic_load_explicit(&s->u.mutex.recursion,
-							    memory_order_relaxed);
+			uint32_t rec =
+			    atomic_load_explicit(&s->u.mutex.recursion, memory_order_relaxed);
 
 			if (rec == UINT32_MAX)
 				return -EOVERFLOW;
@@ -106,12 +105,10 @@ int iol_mutex_release(int h)
 	struct ioli_slot *s;
 	struct ioli_me *m;
 	uint32_t me, v, rec;
-	int err = ioli_handle_get(h, &r);
+	int err = ioli_handle_get_typed(h, IOL_TYPE_MUTEX, &r);
 
 	if (err)
 		return err;
-	if (r.type != IOL_TYPE_MUTEX)
-		return -EINVAL;
 	s = r.s;
 	m = ioli_me_find(r.t);
 	me = m ? m->owner : 0;
@@ -141,8 +138,7 @@ void ioli_mutex_abandon_owned(iol_table *t, uint32_t slot, uint32_t owner)
 	struct ioli_slot *s = ioli_slot(t, slot);
 	uint32_t v = atomic_load_explicit(&s->word, memory_order_relaxed);
 
-	if (IOLI_SLOT_TYPE(atomic_load_explicit(&s->state, memory_order_relaxed)) !=
-	    IOL_TYPE_MUTEX)
+	if (IOLI_SLOT_TYPE(atomic_load_explicit(&s->state, memory_order_relaxed)) != IOL_TYPE_MUTEX)
 		return;
 	while ((v & IOLI_MX_OWNER_MASK) == owner && !(v & IOLI_W_LOCKED)) {
 		atomic_store_explicit(&s->u.mutex.recursion, 0, memory_order_relaxed);

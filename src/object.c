@@ -55,8 +55,8 @@ again:
 	if (len) {
 		idx = ioli_name_find(t, name, len, hash);
 		if (idx != UINT32_MAX) {
-			uint32_t st = atomic_load_explicit(&ioli_slot(t, idx)->state,
-							   memory_order_relaxed);
+			uint32_t st =
+			    atomic_load_explicit(&ioli_slot(t, idx)->state, memory_order_relaxed);
 
 			if (IOLI_SLOT_TYPE(st) != c->type || (flags & IOL_EXCL)) {
 				err = -EEXIST;
@@ -78,7 +78,8 @@ again:
 		switch (c->type) {
 		case IOL_TYPE_MUTEX:
 			if (c->own)
-				atomic_store_explicit(&s->u.mutex.recursion, 1, memory_order_relaxed);
+				atomic_store_explicit(&s->u.mutex.recursion, 1,
+						      memory_order_relaxed);
 			break;
 		case IOL_TYPE_SEMAPHORE:
 			s->u.sem.max = c->u32a;

@@ -39,11 +39,7 @@ static bool have_pidfd(void)
 
 static int get_process(int h, struct ioli_href *r)
 {
-	int err = ioli_handle_get(h, r);
-
-	if (err)
-		return err;
-	return r->type == IOL_TYPE_PROCESS ? 0 : -EINVAL;
+	return ioli_handle_get_typed(h, IOL_TYPE_PROCESS, r);
 }
 
 static void fill_slot(struct ioli_slot *s, pid_t pid, uint32_t kind, uint64_t ident,
@@ -155,7 +151,7 @@ out_cancel:
 
 static bool pidfd_readable(int fd)
 {
-	struct pollfd p = { .fd = fd, .events = POLLIN };
+	struct pollfd p = {.fd = fd, .events = POLLIN};
 
 	return poll(&p, 1, 0) == 1;
 }

@@ -121,7 +121,7 @@ bool ioli_proc_alive(iol_table *t, uint32_t p, uint32_t gen)
 		return errno != ESRCH; /* EPERM etc.: assume alive, never reclaim wrongly */
 	alive = ioli_pidfd_identity(fd, pid, &kind, &ident) == 0 &&
 		kind == atomic_load(&pr->ident_kind) && ident == atomic_load(&pr->ident);
-	pf = (struct pollfd){ .fd = fd, .events = POLLIN };
+	pf = (struct pollfd){.fd = fd, .events = POLLIN};
 	if (alive && poll(&pf, 1, 0) == 1)
 		alive = false; /* exited, not yet reaped */
 	close(fd);

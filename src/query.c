@@ -38,7 +38,7 @@ static void query_mutex(iol_table *t, struct ioli_slot *s, struct iol_info *out)
 	if (ioli_owner_alive(t, owner, &tid)) {
 		out->u.mutex.owner_tid = tid;
 		out->u.mutex.recursion =
-			atomic_load_explicit(&s->u.mutex.recursion, memory_order_relaxed);
+		    atomic_load_explicit(&s->u.mutex.recursion, memory_order_relaxed);
 		return;
 	}
 	/* Its owner died: report it abandoned, and make it so for everyone. */
@@ -60,10 +60,10 @@ static void query_file(iol_table *t, struct ioli_slot *s, struct iol_info *out)
 	if (!ioli_slot_live(t, r, atomic_load(&s->u.fopen.rec_gen)))
 		return;
 	rec = ioli_slot(t, r);
-	out->u.file.dev = atomic_load(&rec->u.frec.dev_lo) |
-			  ((uint64_t)atomic_load(&rec->u.frec.dev_hi) << 32);
-	out->u.file.ino = atomic_load(&rec->u.frec.ino_lo) |
-			  ((uint64_t)atomic_load(&rec->u.frec.ino_hi) << 32);
+	out->u.file.dev =
+	    atomic_load(&rec->u.frec.dev_lo) | ((uint64_t)atomic_load(&rec->u.frec.dev_hi) << 32);
+	out->u.file.ino =
+	    atomic_load(&rec->u.frec.ino_lo) | ((uint64_t)atomic_load(&rec->u.frec.ino_hi) << 32);
 	out->u.file.opens = atomic_load(&rec->u.frec.opens);
 	out->u.file.readers = atomic_load(&rec->u.frec.readers);
 	out->u.file.writers = atomic_load(&rec->u.frec.writers);

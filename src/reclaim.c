@@ -115,7 +115,7 @@ static void signal_orphans(iol_table *t, uint32_t p, uint32_t gen)
 			   atomic_load(&s->u.proc.spawner) == p + 1 &&
 			   atomic_load(&s->u.proc.spawner_gen) == gen) {
 			int fd = ioli_process_pidfd_checked(t, i);
-			struct pollfd pf = { .fd = fd, .events = POLLIN };
+			struct pollfd pf = {.fd = fd, .events = POLLIN};
 
 			if (fd < 0) {
 				ioli_post_exit(t, i, atomic_load(&s->gen), 0);
@@ -155,7 +155,8 @@ static int put_row(iol_table *t, uint32_t p, uint32_t gen)
 			}
 			if (ioli_created_by(t, s, p, gen))
 				ioli_tset(t, &ioli_slot(t, s)->internal, 0);
-			ioli_ref_put_n(t, p, s, atomic_load_explicit(&row[s], memory_order_relaxed));
+			ioli_ref_put_n(t, p, s,
+				       atomic_load_explicit(&row[s], memory_order_relaxed));
 			ioli_tunlock(t);
 		}
 	}
@@ -221,7 +222,8 @@ static void tlock_recover_if_dead(iol_table *t)
 {
 	_Atomic uint32_t *w = (_Atomic uint32_t *)&t->hdr->lock.__data.__lock;
 
-	if ((atomic_load_explicit(w, memory_order_relaxed) & FUTEX_OWNER_DIED) && ioli_tlock(t) == 0) {
+	if ((atomic_load_explicit(w, memory_order_relaxed) & FUTEX_OWNER_DIED) &&
+	    ioli_tlock(t) == 0) {
 		/* We are about to reclaim: no need to ask the watcher to. */
 		atomic_store(&t->reclaim_wanted, false);
 		ioli_tunlock(t);

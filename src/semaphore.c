@@ -28,12 +28,10 @@ int iol_semaphore_release(int h, uint32_t count)
 {
 	struct ioli_href r;
 	uint32_t v, c = 0, max;
-	int err = ioli_handle_get(h, &r);
+	int err = ioli_handle_get_typed(h, IOL_TYPE_SEMAPHORE, &r);
 
 	if (err)
 		return err;
-	if (r.type != IOL_TYPE_SEMAPHORE)
-		return -EINVAL;
 	if (count == 0)
 		return -EINVAL;
 	max = r.s->u.sem.max;

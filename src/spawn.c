@@ -142,11 +142,11 @@ int ioli_spawn(const char *file, char *const argv[], const struct iol_spawn_opts
 	       pid_t *pid)
 {
 	struct child c = {
-		.file = file,
-		.argv = argv,
-		.envp = (o && o->envp) ? o->envp : environ,
-		.cwd = o ? o->cwd : NULL,
-		.fds = { o ? o->stdin_fd : -1, o ? o->stdout_fd : -1, o ? o->stderr_fd : -1 },
+	    .file = file,
+	    .argv = argv,
+	    .envp = (o && o->envp) ? o->envp : environ,
+	    .cwd = o ? o->cwd : NULL,
+	    .fds = {o ? o->stdin_fd : -1, o ? o->stdout_fd : -1, o ? o->stderr_fd : -1},
 	};
 	const char *path = getenv("PATH");
 	sigset_t all;
@@ -163,8 +163,8 @@ int ioli_spawn(const char *file, char *const argv[], const struct iol_spawn_opts
 	 * until it execs: block everything around the clone. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &c.mask);
-	p = clone(child_main, (char *)stack + CHILD_STACK, CLONE_VM | CLONE_VFORK | CLONE_PIDFD,
-		  &c, &fd);
+	p = clone(child_main, (char *)stack + CHILD_STACK, CLONE_VM | CLONE_VFORK | CLONE_PIDFD, &c,
+		  &fd);
 	int cerr = errno;
 	pthread_sigmask(SIG_SETMASK, &c.mask, NULL);
 	munmap(stack, CHILD_STACK);

@@ -421,7 +421,7 @@ static void detach(iol_table *t)
 
 int iol_table_open(const char *name, const struct iol_table_opts *opts, iol_table **out)
 {
-	struct iol_table_opts o = { 0 };
+	struct iol_table_opts o = {0};
 	iol_table *t;
 	int err;
 

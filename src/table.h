@@ -29,28 +29,28 @@
 
 #include "iolayer.h"
 
-#define IOLI_MAGIC   0x31726579616c6f69ULL /* "iolayer1" little-endian */
-#define IOLI_VERSION 1u
+#define IOLI_MAGIC	0x31726579616c6f69ULL /* "iolayer1" little-endian */
+#define IOLI_VERSION	1u
 
 #define IOLI_MAX_THRECS 16384u /* thread records per table (index+1 fits 15 bits) */
-#define IOLI_UNDO_MAX   64u    /* undo entries per table-lock critical section */
-#define IOLI_PAGE       4096u
+#define IOLI_UNDO_MAX	64u    /* undo entries per table-lock critical section */
+#define IOLI_PAGE	4096u
 
 /* ---- slots --------------------------------------------------------- */
 
 /* slot->state: LIVE bit, type in bits 0-7, object flags in bits 8-15 */
-#define IOLI_SLOT_LIVE     0x80000000u
-#define IOLI_SLOT_TYPE(s)  ((s) & 0xffu)
+#define IOLI_SLOT_LIVE	   0x80000000u
+#define IOLI_SLOT_TYPE(s)  ((s)&0xffu)
 #define IOLI_SLOT_FLAGS(s) (((s) >> 8) & 0xffu)
-#define IOLI_OBJ_MANUAL    0x01u /* event: manual reset */
-#define IOLI_OBJ_KEYED     0x02u /* named by an internal binary key, not a user name */
+#define IOLI_OBJ_MANUAL	   0x01u /* event: manual reset */
+#define IOLI_OBJ_KEYED	   0x02u /* named by an internal binary key, not a user name */
 
 /* Internal slot types, never handed out as handles. */
 #define IOLI_TYPE_FILEREC 0x40u
 
 /* Keys of internal objects start with a NUL byte, which no user name can. */
 #define IOLI_KEY_PROCESS 0x01u
-#define IOLI_KEY_FILE    0x02u
+#define IOLI_KEY_FILE	 0x02u
 
 /* process and thread words: [0] SIGNALED (it ended) */
 #define IOLI_SIG_SIGNALED 0x1u
@@ -61,8 +61,8 @@
 #define IOLI_PS_CORE   0x20000000u
 
 /* file access bits held by an open */
-#define IOLI_ACC_READ   0x1u
-#define IOLI_ACC_WRITE  0x2u
+#define IOLI_ACC_READ	0x1u
+#define IOLI_ACC_WRITE	0x2u
 #define IOLI_ACC_DELETE 0x4u
 
 /* Every futex word has this bit: set only by a wait-all holding the
@@ -78,8 +78,8 @@
 #define IOLI_OWNER_GEN_MASK 0x7fffu
 
 /* event word: [31] LOCKED [30:1] pulse epoch [0] SIGNALED */
-#define IOLI_EV_SIGNALED  0x1u
-#define IOLI_EV_EPOCH_ONE 0x2u
+#define IOLI_EV_SIGNALED   0x1u
+#define IOLI_EV_EPOCH_ONE  0x2u
 #define IOLI_EV_EPOCH_MASK 0x7ffffffeu
 
 /* semaphore word: [31] LOCKED [30:0] count */
@@ -88,13 +88,13 @@
 struct ioli_slot {
 	/* hot: the futex word and the waiter counts that decide wakes */
 	_Atomic uint32_t word;
-	_Atomic uint32_t waiters; /* threads registered as waiting */
-	_Atomic uint32_t multi;   /* of which in multi-object waits */
-	_Atomic uint32_t gen;     /* bumped when the slot is freed (T) */
-	_Atomic uint32_t state;   /* LIVE | type | flags (T) */
-	_Atomic uint32_t refs;    /* handles over all processes (T) */
-	_Atomic uint32_t next;    /* free list or hash chain, index + 1 (T) */
-	_Atomic uint32_t hash;    /* hash of the name (T) */
+	_Atomic uint32_t waiters;  /* threads registered as waiting */
+	_Atomic uint32_t multi;	   /* of which in multi-object waits */
+	_Atomic uint32_t gen;	   /* bumped when the slot is freed (T) */
+	_Atomic uint32_t state;	   /* LIVE | type | flags (T) */
+	_Atomic uint32_t refs;	   /* handles over all processes (T) */
+	_Atomic uint32_t next;	   /* free list or hash chain, index + 1 (T) */
+	_Atomic uint32_t hash;	   /* hash of the name (T) */
 	_Atomic uint32_t name_len; /* 0 = anonymous (T) */
 	/* Of refs, those iolayer holds itself rather than handles: a spawner's
 	 * reference until it has reaped the child, a running thread's on its
@@ -103,7 +103,7 @@ struct ioli_slot {
 	union {
 		struct {
 			_Atomic uint32_t recursion; /* written by the owner */
-			uint32_t reserved;          /* (the owner's tid is in its record) */
+			uint32_t reserved;	    /* (the owner's tid is in its record) */
 		} mutex;
 		struct {
 			_Atomic uint32_t grants; /* auto-reset pulses not yet consumed */
@@ -121,15 +121,15 @@ struct ioli_slot {
 		} proc;
 		struct { /* IOL_TYPE_THREAD */
 			_Atomic uint32_t tid;
-			_Atomic uint32_t creator;     /* process record + 1 */
+			_Atomic uint32_t creator; /* process record + 1 */
 			_Atomic uint32_t creator_gen;
 			_Atomic uint64_t result;
 		} thread;
-		struct { /* IOL_TYPE_FILE: one open */
-			_Atomic uint32_t rec;     /* its file record's slot */
+		struct {		      /* IOL_TYPE_FILE: one open */
+			_Atomic uint32_t rec; /* its file record's slot */
 			_Atomic uint32_t rec_gen;
-			_Atomic uint32_t access;  /* IOLI_ACC_* */
-			_Atomic uint32_t share;   /* IOL_SHARE_* */
+			_Atomic uint32_t access; /* IOLI_ACC_* */
+			_Atomic uint32_t share;	 /* IOL_SHARE_* */
 		} fopen;
 		struct { /* IOLI_TYPE_FILEREC: one file, keyed by device and inode */
 			_Atomic uint32_t dev_lo, dev_hi, ino_lo, ino_hi;
@@ -143,15 +143,15 @@ struct ioli_slot {
 
 /* ---- process and thread records ------------------------------------ */
 
-#define IOLI_PROC_FREE 0u
-#define IOLI_PROC_LIVE 1u
+#define IOLI_PROC_FREE	     0u
+#define IOLI_PROC_LIVE	     1u
 
 #define IOLI_IDENT_PIDFS     1u /* ident is the pidfs inode */
 #define IOLI_IDENT_STARTTIME 2u /* ident is the start time from /proc */
 
 struct ioli_proc {
 	_Atomic uint32_t state; /* (T) */
-	_Atomic uint32_t gen;   /* (T) */
+	_Atomic uint32_t gen;	/* (T) */
 	/* Written before the record turns LIVE, constant while it is. */
 	_Atomic uint32_t pid;
 	_Atomic uint32_t ident_kind;
@@ -166,10 +166,10 @@ struct ioli_proc {
 
 struct ioli_threc {
 	_Atomic uint32_t state; /* (T) */
-	_Atomic uint32_t gen;   /* (T) */
-	_Atomic uint32_t tid;   /* (T) */
-	_Atomic uint32_t proc;  /* owning process record (T) */
-	_Atomic uint32_t next;  /* free list, index + 1 (T) */
+	_Atomic uint32_t gen;	/* (T) */
+	_Atomic uint32_t tid;	/* (T) */
+	_Atomic uint32_t proc;	/* owning process record (T) */
+	_Atomic uint32_t next;	/* free list, index + 1 (T) */
 	uint32_t reserved0[3];
 	/*
 	 * Locked by the thread for as long as the record is its own.  A robust
@@ -204,9 +204,9 @@ struct ioli_undo {
 };
 
 /* Wait-all journal phases */
-#define IOLI_WA_IDLE    0u
+#define IOLI_WA_IDLE	0u
 #define IOLI_WA_LOCKING 1u
-#define IOLI_WA_COMMIT  2u
+#define IOLI_WA_COMMIT	2u
 
 struct ioli_hdr {
 	/* identity and layout: written once at creation */
@@ -229,11 +229,11 @@ struct ioli_hdr {
 	/* T: the table lock.  Allocation, names, references, records. */
 	alignas(64) pthread_mutex_t lock;
 	_Atomic uint32_t free_head;  /* free slot list, index + 1 */
-	_Atomic uint32_t hwm;        /* slots [0, hwm) have been used */
-	_Atomic uint32_t live;       /* live objects */
+	_Atomic uint32_t hwm;	     /* slots [0, hwm) have been used */
+	_Atomic uint32_t live;	     /* live objects */
 	_Atomic uint32_t threc_free; /* free thread records, index + 1 */
 	_Atomic uint32_t threc_hwm;
-	_Atomic uint32_t proc_hwm;   /* process records [0, proc_hwm) have been used */
+	_Atomic uint32_t proc_hwm; /* process records [0, proc_hwm) have been used */
 	_Atomic uint32_t undo_n;
 	struct ioli_undo undo[IOLI_UNDO_MAX];
 
@@ -262,16 +262,16 @@ struct iol_table {
 	_Atomic uint32_t *rows;
 	/* copies of the header's layout, validated once */
 	uint32_t nslots, nbuckets, max_procs, max_threcs, salt;
-	uint32_t self;      /* our process record */
+	uint32_t self; /* our process record */
 	uint32_t self_gen;
-	bool private_;      /* IOL_TABLE_PRIVATE */
-	bool futex_private; /* FUTEX_PRIVATE_FLAG for object words */
-	_Atomic bool closed; /* iol_table_close() was called */
-	_Atomic bool forked; /* this is a fork()ed child's copy */
-	_Atomic uint32_t localrefs; /* open + handles + thread records + pins */
+	bool private_;		     /* IOL_TABLE_PRIVATE */
+	bool futex_private;	     /* FUTEX_PRIVATE_FLAG for object words */
+	_Atomic bool closed;	     /* iol_table_close() was called */
+	_Atomic bool forked;	     /* this is a fork()ed child's copy */
+	_Atomic uint32_t localrefs;  /* open + handles + thread records + pins */
 	_Atomic bool reclaim_wanted; /* a death was noticed: reclaim soon */
-	uint64_t id;        /* unique in this process, never reused */
-	dev_t dev;          /* file identity (0 for private tables) */
+	uint64_t id;		     /* unique in this process, never reused */
+	dev_t dev;		     /* file identity (0 for private tables) */
 	ino_t ino;
 	char name[65];
 	struct iol_table *reg_next; /* the process's registry of tables */
@@ -396,6 +396,8 @@ struct ioli_href {
 
 /* Resolve h without pinning it: enough for calls that do not block. */
 int ioli_handle_get(int h, struct ioli_href *out);
+/* ioli_handle_get() for calls that take one type: -EINVAL for another. */
+int ioli_handle_get_typed(int h, uint32_t type, struct ioli_href *out);
 /* Resolve and pin: the object stays alive until ioli_handle_unpin(),
  * even if h is closed meanwhile. */
 int ioli_handle_pin(int h, struct ioli_href *out);
@@ -423,7 +425,7 @@ struct ioli_me {
 	iol_table *t;
 	uint64_t table_id;
 	uint32_t rec;
-	uint32_t owner; /* the owner id mutex words hold */
+	uint32_t owner;		  /* the owner id mutex words hold */
 	struct ioli_owned *owned; /* mutexes it owns, for abandonment at exit */
 	uint32_t nowned, cap;
 };
@@ -466,11 +468,14 @@ uint32_t ioli_threc_reap_dead(iol_table *t);
 struct ioli_waitobj {
 	struct ioli_href r;
 	uint32_t epoch; /* events: pulse epoch when the wait began */
-	uint32_t seen;  /* the word value observed unavailable */
-	bool dup;       /* same object as an earlier entry */
+	uint32_t seen;	/* the word value observed unavailable */
+	bool dup;	/* same object as an earlier entry */
 	bool registered;
 };
 
+/* Try to acquire any waitable object without blocking: 0, IOL_ABANDONED,
+ * IOLI_TRY_BUSY (o->seen set) or a negative errno (futex/wait.c). */
+int ioli_obj_try(struct ioli_waitobj *o);
 int ioli_mutex_try(struct ioli_waitobj *o);
 int ioli_event_try(struct ioli_waitobj *o);
 int ioli_sem_try(struct ioli_waitobj *o);
@@ -493,10 +498,10 @@ int ioli_walock_pass(iol_table *t, struct ioli_slot *s);
 /* Generic object open shared by every type: name lookup or creation. */
 struct ioli_create {
 	uint32_t type;
-	uint32_t flags;   /* IOLI_OBJ_* */
-	uint32_t word;    /* initial futex word */
-	uint32_t u32a;    /* type data: sem max / mutex recursion */
-	bool own;         /* mutex: created owned by the caller */
+	uint32_t flags; /* IOLI_OBJ_* */
+	uint32_t word;	/* initial futex word */
+	uint32_t u32a;	/* type data: sem max / mutex recursion */
+	bool own;	/* mutex: created owned by the caller */
 	uint32_t owner;
 };
 int ioli_object_open(iol_table *t, const char *name, unsigned flags, struct ioli_create *c);

@@ -130,7 +130,7 @@ int iol_thread_create(iol_table *t, void *(*fn)(void *), void *arg)
 	}
 	ioli_tunlock(t);
 	ioli_handle_publish(h, t, (uint32_t)idx, gen, IOL_TYPE_THREAD);
-	*st = (struct start){ .t = t, .slot = (uint32_t)idx, .gen = gen, .fn = fn, .arg = arg };
+	*st = (struct start){.t = t, .slot = (uint32_t)idx, .gen = gen, .fn = fn, .arg = arg};
 	ioli_table_ref(t); /* held by the thread until it is joined */
 	pthread_t th;
 	err = -pthread_create(&th, NULL, trampoline, st);
@@ -160,11 +160,9 @@ int iol_thread_result(int h, void **out)
 
 	if (!out)
 		return -EINVAL;
-	err = ioli_handle_get(h, &r);
+	err = ioli_handle_get_typed(h, IOL_TYPE_THREAD, &r);
 	if (err)
 		return err;
-	if (r.type != IOL_TYPE_THREAD)
-		return -EINVAL;
 	if (!(atomic_load_explicit(&r.s->word, memory_order_acquire) & IOLI_SIG_SIGNALED))
 		return -EBUSY;
 	*out = (void *)(uintptr_t)atomic_load(&r.s->u.thread.result);

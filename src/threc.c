@@ -167,7 +167,7 @@ static int threc_take(iol_table *t)
 
 	if (head && head - 1 < t->max_threcs &&
 	    atomic_load_explicit(&t->threcs[head - 1].state, memory_order_relaxed) ==
-		    IOLI_THREC_FREE) {
+		IOLI_THREC_FREE) {
 		ioli_tset(t, &h->threc_free,
 			  atomic_load_explicit(&t->threcs[head - 1].next, memory_order_relaxed));
 		return (int)(head - 1);
@@ -256,10 +256,10 @@ int ioli_me_get(iol_table *t, struct ioli_me **out)
 	ioli_table_ref(t);
 	tr = &tls.recs[tls.n];
 	*tr = (struct tls_rec){
-		.t = t,
-		.table_id = t->id,
-		.rec = (uint32_t)idx,
-		.owner = ((uint32_t)idx + 1) | ((gen & IOLI_OWNER_GEN_MASK) << IOLI_OWNER_IDX_BITS),
+	    .t = t,
+	    .table_id = t->id,
+	    .rec = (uint32_t)idx,
+	    .owner = ((uint32_t)idx + 1) | ((gen & IOLI_OWNER_GEN_MASK) << IOLI_OWNER_IDX_BITS),
 	};
 	tls.last = tls.n++;
 	pthread_setspecific(tls_key, &tls);
@@ -277,7 +277,7 @@ static struct ioli_threc *owner_rec(iol_table *t, uint32_t owner)
 	r = &t->threcs[idx - 1];
 	if (atomic_load_explicit(&r->state, memory_order_acquire) != IOLI_THREC_LIVE ||
 	    (atomic_load_explicit(&r->gen, memory_order_relaxed) & IOLI_OWNER_GEN_MASK) !=
-		    (owner >> IOLI_OWNER_IDX_BITS))
+		(owner >> IOLI_OWNER_IDX_BITS))
 		return NULL;
 	return r;
 }
@@ -343,8 +343,8 @@ void ioli_me_push(struct ioli_me *tr, uint32_t slot)
 		tr->cap = cap;
 	}
 	tr->owned[tr->nowned].slot = slot;
-	tr->owned[tr->nowned].gen = atomic_load_explicit(&ioli_slot(t, slot)->gen,
-							 memory_order_relaxed);
+	tr->owned[tr->nowned].gen =
+	    atomic_load_explicit(&ioli_slot(t, slot)->gen, memory_order_relaxed);
 	tr->nowned++;
 }
 
@@ -384,9 +384,9 @@ static void tls_rec_release(struct tls_rec *tr)
 		pthread_mutex_unlock(&r->live);
 		if (ioli_tlock(t) == 0) {
 			if (atomic_load_explicit(&r->state, memory_order_relaxed) ==
-				    IOLI_THREC_LIVE &&
+				IOLI_THREC_LIVE &&
 			    atomic_load_explicit(&r->tid, memory_order_relaxed) ==
-				    (uint32_t)ioli_gettid())
+				(uint32_t)ioli_gettid())
 				threc_free(t, tr->rec);
 			ioli_tunlock(t);
 		}

@@ -40,10 +40,10 @@
 struct watch {
 	iol_table *t;
 	uint32_t slot, gen;
-	int pidfd;      /* -1: the process was gone before we could watch it */
-	bool child;     /* spawned here: ours to reap; holds the spawner's reference */
-	bool done;      /* its end has been handled */
-	bool dead;      /* to be freed by the watcher thread */
+	int pidfd;  /* -1: the process was gone before we could watch it */
+	bool child; /* spawned here: ours to reap; holds the spawner's reference */
+	bool done;  /* its end has been handled */
+	bool dead;  /* to be freed by the watcher thread */
 	uint32_t nhandles;
 	struct watch *next;
 };
@@ -223,7 +223,7 @@ struct wake {
 static void defer_wake(struct wake *wakes, unsigned *n, iol_table *t, uint32_t slot)
 {
 	ioli_table_ref(t);
-	wakes[(*n)++] = (struct wake){ .t = t, .slot = slot };
+	wakes[(*n)++] = (struct wake){.t = t, .slot = slot};
 }
 
 static void do_wakes(struct wake *wakes, unsigned n)
@@ -259,8 +259,8 @@ static bool handle_end(struct watch *w)
 		/* Post, then drop the reference the spawner held for this. */
 		wake = ioli_post_end(w->t, w->slot, w->gen, status, true);
 	} else if (ioli_slot_live(w->t, w->slot, w->gen) && !other_spawner_alive(w->t, s)) {
-		wake = ioli_post_end(w->t, w->slot, w->gen, ioli_pidfd_exit_status(w->pidfd),
-				     false);
+		wake =
+		    ioli_post_end(w->t, w->slot, w->gen, ioli_pidfd_exit_status(w->pidfd), false);
 	}
 	if (ioli_slot_live(w->t, w->slot, w->gen) && was_attached(w))
 		request_reclaim(w->t);
@@ -351,7 +351,7 @@ static int ensure_running(void)
 	pthread_attr_t a;
 	pthread_t th;
 	sigset_t all, old;
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
 	int r;
 
 	if (running)
@@ -397,7 +397,7 @@ static int add_locked(iol_table *t, uint32_t slot, uint32_t gen, int pidfd, bool
 		      uint32_t nhandles)
 {
 	struct watch *w = calloc(1, sizeof(*w));
-	struct epoll_event ev = { .events = EPOLLIN };
+	struct epoll_event ev = {.events = EPOLLIN};
 	int err = ensure_running();
 
 	if (!w || err) {
@@ -405,8 +405,13 @@ static int add_locked(iol_table *t, uint32_t slot, uint32_t gen, int pidfd, bool
 		return err ? err : -ENOMEM;
 	}
 	*w = (struct watch){
-		.t = t, .slot = slot, .gen = gen, .pidfd = pidfd, .child = child,
-		.nhandles = nhandles, .done = pidfd < 0,
+	    .t = t,
+	    .slot = slot,
+	    .gen = gen,
+	    .pidfd = pidfd,
+	    .child = child,
+	    .nhandles = nhandles,
+	    .done = pidfd < 0,
 	};
 	ioli_table_ref(t);
 	w->next = watches;
@@ -525,7 +530,7 @@ int ioli_watch_thread(pthread_t th, iol_table *t, uint32_t slot, uint32_t gen)
 		return err;
 	}
 	/* The caller's reference on t passes to the join. */
-	*j = (struct join){ .thread = th, .t = t, .slot = slot, .gen = gen, .next = joins };
+	*j = (struct join){.thread = th, .t = t, .slot = slot, .gen = gen, .next = joins};
 	joins = j;
 	pthread_mutex_unlock(&wlock);
 	if (write(evfd, &one, sizeof(one)) < 0) {
@@ -571,7 +576,7 @@ void ioli_watcher_at_exit(void)
 {
 	pthread_mutex_lock(&wlock);
 	for (struct watch *w = watches; w; w = w->next) {
-		struct pollfd p = { .fd = w->pidfd, .events = POLLIN };
+		struct pollfd p = {.fd = w->pidfd, .events = POLLIN};
 
 		if (w->child && !w->done && !w->dead && poll(&p, 1, 0) == 1 && handle_end(w))
 			ioli_wake(w->t, ioli_slot(w->t, w->slot), INT_MAX);

@@ -35,7 +35,7 @@ void ioli_thread_ended(iol_table *t, uint32_t slot, uint32_t gen, void *result);
 /* src/spawn.c: start a child with CLONE_PIDFD; returns 0 and the pidfd and
  * pid, or the child's errno. */
 struct iol_spawn_opts;
-int ioli_spawn(const char *file, char *const argv[], const struct iol_spawn_opts *o,
-	       int *pidfd, pid_t *pid);
+int ioli_spawn(const char *file, char *const argv[], const struct iol_spawn_opts *o, int *pidfd,
+	       pid_t *pid);
 
 #endif /* IOLAYER_SRC_WATCHER_H */

@@ -222,7 +222,6 @@ void assert_json(const char *s)
 		fail_msg("not valid JSON near offset %td:\n%s", end ? end - s : (ptrdiff_t)-1, s);
 }
 
-
 int cli_locate(const char *test_name)
 {
 	char self[PATH_MAX];

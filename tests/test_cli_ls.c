@@ -41,7 +41,7 @@ static void test_ls_known_objects(void **state)
 	int m = iol_mutex_open(t, "m1", IOL_CREATE, true);
 	assert_true(m > 0);
 	assert_int_equal(iol_wait(m, 0), 0); /* recursion 2 */
-	int m2 = iol_dup(m);                 /* 2 references */
+	int m2 = iol_dup(m);		     /* 2 references */
 	assert_true(m2 > 0);
 	int e = iol_event_open(t, "ev manual", IOL_CREATE, true, true);
 	int a = iol_event_open(t, "ev-auto", IOL_CREATE, false, false);
@@ -84,8 +84,9 @@ static void test_ls_known_objects(void **state)
 	r = run_cli((const char *[]){"ls", TABLE, NULL}, NULL, false);
 	assert_int_equal(r.status, 0);
 	has(r.out, "SLOT  TYPE");
-	snprintf(want, sizeof(want), "mutex       m1                           2  owned by tid %d "
-				     "(recursion 2)",
+	snprintf(want, sizeof(want),
+		 "mutex       m1                           2  owned by tid %d "
+		 "(recursion 2)",
 		 tid);
 	has(r.out, want);
 	has(r.out, "event       ev manual                    1  manual, signaled");
@@ -100,7 +101,8 @@ static void test_ls_known_objects(void **state)
 	assert_int_equal(iol_mutex_release(m), 1);
 	assert_int_equal(iol_event_reset(e), 1);
 	r = run_cli((const char *[]){"ls", TABLE, "--json", NULL}, NULL, false);
-	has(r.out, "\"name\":\"m1\",\"refs\":2,\"owner_tid\":0,\"recursion\":0,\"abandoned\":false");
+	has(r.out,
+	    "\"name\":\"m1\",\"refs\":2,\"owner_tid\":0,\"recursion\":0,\"abandoned\":false");
 	has(r.out, "\"name\":\"ev manual\",\"refs\":1,\"manual_reset\":true,\"signaled\":false");
 	run_free(&r);
 

@@ -372,7 +372,7 @@ static void test_sigchld_handler_reaping_by_pid(void **state)
 	while (own_status == -1 && ph_now_ns() < deadline) {
 		/* Sleep until a signal arrives (ppoll returns EINTR once the
 		 * handler ran); the timeout only bounds the test. */
-		struct timespec slice = { 0, 100 * 1000 * 1000 };
+		struct timespec slice = {0, 100 * 1000 * 1000};
 
 		ppoll(NULL, 0, &slice, &none);
 	}

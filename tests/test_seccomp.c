@@ -120,7 +120,7 @@ static int child_eperm_enosys(void)
 	 * private tables alike, and nothing is created on the way. */
 	iol_table *t = NULL;
 	CHECK(iol_table_open("seccomp-core", NULL, &t) == -ENOSYS && t == NULL);
-	CHECK(iol_table_open(NULL, &(struct iol_table_opts){ .flags = IOL_TABLE_PRIVATE }, &t) ==
+	CHECK(iol_table_open(NULL, &(struct iol_table_opts){.flags = IOL_TABLE_PRIVATE}, &t) ==
 	      -ENOSYS);
 	CHECK(iol_table_unlink("seccomp-core") == -ENOENT);
 	/* (The IO pool coming up on epoll here is checked in the pool's tests.) */

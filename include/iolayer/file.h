@@ -30,8 +30,8 @@
 extern "C" {
 #endif
 
-#define IOL_SHARE_READ   0x1u
-#define IOL_SHARE_WRITE  0x2u
+#define IOL_SHARE_READ	 0x1u
+#define IOL_SHARE_WRITE	 0x2u
 #define IOL_SHARE_DELETE 0x4u
 
 /*

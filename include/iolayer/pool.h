@@ -272,6 +272,26 @@ int iol_pool_timer(iol_pool *pool, int64_t after_ns, int64_t interval_ns, iol_cb
  */
 int iol_pool_cancel(iol_pool *pool, uint64_t id);
 
+/*
+ * Wait for a handle of the table (an event, a semaphore, a process or a
+ * thread) and acquire it as iol_wait(h) would: an auto-reset event is
+ * reset, a semaphore loses one count; a process or thread is signaled when
+ * it ended.  res is 0 once acquired, -ETIMEDOUT after opts->deadline_ns,
+ * -ECANCELED after iol_pool_cancel() (a cancel racing with the acquisition
+ * may still see 0: the object was then taken, and is the caller's).  The
+ * operation holds its own reference on the object: closing h meanwhile
+ * does not end it.  Waits on objects other processes signal work as well.
+ *
+ * On io_uring it is IORING_OP_FUTEX_WAIT on the object's futex word where
+ * the kernel has it (6.7), and a pool helper thread blocked in futex_waitv
+ * elsewhere (and on the epoll backend).  Errors at submission, besides
+ * those every operation has: -EBADF (h is not an open handle), -EINVAL (a
+ * mutex: ownership belongs to a thread, and pool threads are not the
+ * caller; or a file handle).
+ */
+int iol_pool_wait_handle(iol_pool *pool, int h, iol_cb cb, void *arg,
+			 const struct iol_op_opts *opts, uint64_t *id);
+
 /* ------------------------------------------------------------------ */
 /* Provided buffers (multishot recv)                                  */
 /* ------------------------------------------------------------------ */

@@ -45,9 +45,9 @@
 extern "C" {
 #endif
 
-struct iol_spawn_opts {          /* NULL = inherit everything */
-	const char *cwd;         /* NULL = the caller's */
-	char *const *envp;       /* NULL = the caller's environment */
+struct iol_spawn_opts {			    /* NULL = inherit everything */
+	const char *cwd;		    /* NULL = the caller's */
+	char *const *envp;		    /* NULL = the caller's environment */
 	int stdin_fd, stdout_fd, stderr_fd; /* -1 = inherit */
 };
 

@@ -45,8 +45,8 @@ static const char help[] =
     "Exit status: 0 when every step behaved as stated, 1 otherwise.\n";
 
 #define WORKERS 4
-#define ROUNDS  500
-#define LIMIT   2
+#define ROUNDS	500
+#define LIMIT	2
 
 struct demo {
 	iol_table *t;
@@ -67,7 +67,7 @@ static double now_ms(void)
 }
 
 static void result(struct demo *d, bool ok, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static void result(struct demo *d, bool ok, const char *fmt, ...)
 {
@@ -84,8 +84,14 @@ static void result(struct demo *d, bool ok, const char *fmt, ...)
 
 static int spawn_worker(struct demo *d, const char *role, const char *arg)
 {
-	char *argv[] = { "iolayer", "demo", "--worker", (char *)role, d->table,
-			 d->counter_path, (char *)(arg ? arg : "-"), NULL };
+	char *argv[] = {"iolayer",
+			"demo",
+			"--worker",
+			(char *)role,
+			d->table,
+			d->counter_path,
+			(char *)(arg ? arg : "-"),
+			NULL};
 
 	return iol_process_spawn(d->t, d->self, argv, NULL);
 }
@@ -137,13 +143,14 @@ static int counter_rw(const char *path, struct counter *c, bool write)
 static void step_coordination(struct demo *d)
 {
 	int gate, slots, lock, stop, workers[WORKERS], child, r;
-	struct counter c = { 0 };
-	char *sleep_argv[] = { "sleep", "0.2", NULL };
+	struct counter c = {0};
+	char *sleep_argv[] = {"sleep", "0.2", NULL};
 	double t0;
 
-	printf("[2/5] %d worker processes: a manual-reset event as start gate, a semaphore letting\n"
-	       "      %d in at a time, a mutex around a counter they share\n",
-	       WORKERS, LIMIT);
+	printf(
+	    "[2/5] %d worker processes: a manual-reset event as start gate, a semaphore letting\n"
+	    "      %d in at a time, a mutex around a counter they share\n",
+	    WORKERS, LIMIT);
 	gate = iol_event_open(d->t, "gate", IOL_CREATE | IOL_EXCL, true, false);
 	slots = iol_semaphore_open(d->t, "slots", IOL_CREATE | IOL_EXCL, LIMIT, LIMIT);
 	lock = iol_mutex_open(d->t, "counter-lock", IOL_CREATE | IOL_EXCL, false);
@@ -173,11 +180,12 @@ static void step_coordination(struct demo *d)
 	stop = iol_event_open(d->t, NULL, 0, true, false);
 	child = iol_process_spawn(d->t, "sleep", sleep_argv, NULL);
 	t0 = now_ms();
-	int hs[2] = { stop, child };
+	int hs[2] = {stop, child};
 	r = iol_wait_many(hs, 2, 0, 10 * 1000000000LL);
 	double ms = now_ms() - t0;
 	result(d, r == 1 && exit_code(child) == 0,
-	       "iol_wait_many({event, child `sleep 0.2`}) returned index %d after %.0f ms, exit code %d",
+	       "iol_wait_many({event, child `sleep 0.2`}) returned index %d after %.0f ms, exit "
+	       "code %d",
 	       r, ms, exit_code(child));
 	iol_close(stop);
 	iol_close(child);
@@ -223,20 +231,20 @@ static bool thread_sleeping(pid_t tid)
 
 static void step_abandon(struct demo *d)
 {
-	struct next_owner n = { 0 };
-	struct ioli_fsck_result res = { 0 };
+	struct next_owner n = {0};
+	struct ioli_fsck_result res = {0};
 	iol_table *view;
 	pthread_t th;
 	int holding, holder, reclaimed;
 	double killed;
 
-	printf("[3/5] a worker is killed (SIGKILL) while it holds the mutex: the thread blocked on it\n"
+	printf("[3/5] a worker is killed (SIGKILL) while it holds the mutex: the thread blocked on "
+	       "it\n"
 	       "      is woken by the kernel and owns it, marked abandoned; then fsck\n");
 	n.lock = iol_mutex_open(d->t, "counter-lock", IOL_CREATE, false);
 	holding = iol_event_open(d->t, "holding", IOL_CREATE, true, false);
 	holder = spawn_worker(d, "hold", NULL);
-	if (n.lock < 0 || holding < 0 || holder < 0 ||
-	    iol_wait(holding, 10 * 1000000000LL) != 0) {
+	if (n.lock < 0 || holding < 0 || holder < 0 || iol_wait(holding, 10 * 1000000000LL) != 0) {
 		result(d, false, "the holder did not take the mutex");
 		return;
 	}
@@ -252,8 +260,7 @@ static void step_abandon(struct demo *d)
 	iol_wait(holder, 10 * 1000000000LL);
 	result(d, n.result == IOL_ABANDONED && exit_code(holder) == 128 + SIGKILL,
 	       "holder killed; next owner's wait returned %s %.2f ms later",
-	       n.result == IOL_ABANDONED ? "IOL_ABANDONED" : "something else",
-	       n.woke_ms - killed);
+	       n.result == IOL_ABANDONED ? "IOL_ABANDONED" : "something else", n.woke_ms - killed);
 	iol_mutex_release(n.lock);
 	iol_close(n.lock);
 	iol_close(holding);
@@ -289,8 +296,8 @@ static void step_sharing(struct demo *d)
 	iol_wait(w, 10 * 1000000000LL);
 	iol_wait(r, 10 * 1000000000LL);
 	/* The workers exit with the errno of their open (0 = admitted). */
-	result(d, exit_code(w) == EBUSY && exit_code(r) == 0,
-	       "writer: %s; reader: %s", exit_code(w) == EBUSY ? "-EBUSY (sharing violation)" : "?",
+	result(d, exit_code(w) == EBUSY && exit_code(r) == 0, "writer: %s; reader: %s",
+	       exit_code(w) == EBUSY ? "-EBUSY (sharing violation)" : "?",
 	       exit_code(r) == 0 ? "admitted" : "refused");
 	iol_close(w);
 	iol_close(r);
@@ -367,7 +374,7 @@ static int worker(int argc, char **argv)
 
 int ioli_cli_demo(int argc, char **argv)
 {
-	struct demo d = { 0 };
+	struct demo d = {0};
 	const char *dir = getenv("IOLAYER_SHM_DIR");
 	double t0 = now_ms();
 	ssize_t n;

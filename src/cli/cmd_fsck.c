@@ -56,7 +56,7 @@ int ioli_cli_fsck(int argc, char **argv)
 	bool repair = false, json = false;
 	char path[PATH_MAX];
 	struct ioli_fsck_result res;
-	struct out o = { .first = true };
+	struct out o = {.first = true};
 	iol_table *t;
 	int err, rc;
 
@@ -104,8 +104,8 @@ int ioli_cli_fsck(int argc, char **argv)
 	}
 	rc = res.found == 0 ? FSCK_CLEAN : res.unrepaired ? FSCK_DAMAGED : FSCK_REPAIRED;
 	if (json) {
-		printf("],\"clean\":%s,\"found\":%d,\"repaired\":%d}\n", res.found ? "false" : "true",
-		       res.found, res.found - res.unrepaired);
+		printf("],\"clean\":%s,\"found\":%d,\"repaired\":%d}\n",
+		       res.found ? "false" : "true", res.found, res.found - res.unrepaired);
 	} else if (res.found == 0) {
 		printf("%s: clean\n", path);
 	} else {

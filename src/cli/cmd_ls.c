@@ -51,8 +51,10 @@ int ioli_cli_ls(int argc, char **argv)
 		name = "default";
 	err = ioli_table_path(name, path, sizeof(path));
 	if (err)
-		return ioli_cli_usage_error("ls", "'%s' is not a table name (1 to 64 of "
-					    "[A-Za-z0-9._-])", name);
+		return ioli_cli_usage_error("ls",
+					    "'%s' is not a table name (1 to 64 of "
+					    "[A-Za-z0-9._-])",
+					    name);
 	err = ioli_table_inspect(name, false, &t);
 	if (err) {
 		fprintf(stderr, "iolayer ls: %s: %s\n", path,
