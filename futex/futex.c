@@ -64,6 +64,14 @@ int ioli_futex_wait(_Atomic uint32_t *word, uint32_t val, const struct ioli_dead
 	return -errno;
 }
 
+int ioli_futex_wake_n(_Atomic uint32_t *word, int n, bool private_)
+{
+	long r = syscall(SYS_futex, word, FUTEX_WAKE | (private_ ? FUTEX_PRIVATE_FLAG : 0), n, NULL,
+			 NULL, 0);
+
+	return r > 0 ? (int)r : 0;
+}
+
 void ioli_futex_wake(_Atomic uint32_t *word, int n, bool private_)
 {
 	syscall(SYS_futex, word, FUTEX_WAKE | (private_ ? FUTEX_PRIVATE_FLAG : 0), n, NULL, NULL,

@@ -39,6 +39,8 @@ int ioli_futex_wait(_Atomic uint32_t *word, uint32_t val, const struct ioli_dead
 		    bool private_);
 /* Wake up to n sleepers on word. */
 void ioli_futex_wake(_Atomic uint32_t *word, int n, bool private_);
+/* The same, returning how many were woken. */
+int ioli_futex_wake_n(_Atomic uint32_t *word, int n, bool private_);
 
 /*
  * futex_waitv(2): sleep until any word differs from its value or is

@@ -12,7 +12,9 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <time.h>
 
+#include "futex/futex.h"
 #include "src/fault.h"
 #include "src/table.h"
 #include "src/watcher.h"
@@ -45,7 +47,65 @@ static void took(struct ioli_waitobj *o, struct ioli_me *m)
 	ioli_me_push(m, o->r.slot);
 }
 
+/*
+ * Wake after a release, at most one sleeper at a time.
+ *
+ * Every release with a waiter registered would otherwise enter the kernel,
+ * even when the releasing thread takes the mutex straight back and the
+ * sleeper it woke only finds it taken and sleeps again: under contention
+ * that is one futex call per acquisition.  As glibc's mutex does by
+ * resetting its contended state on release, a release here skips the wake
+ * while a sleeper it woke has not retried yet: that sleeper's retry comes
+ * after this release and sees its state, and every registered waiter clears
+ * the mark after each attempt.  Nothing is lost while the woken sleeper
+ * runs.  If it died before retrying, the mark would hold every later wake
+ * back, so it is a coarse timestamp that holds them back for a few
+ * milliseconds at most (the wake is then sent again), not a flag.
+ */
+static int mutex_try(struct ioli_waitobj *o);
+
+static uint32_t coarse_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint32_t)(ts.tv_sec * 1000 + ts.tv_nsec / 1000000) | 1u;
+}
+
+#define WOKEN_PATIENCE_MS 8u
+
+static void mutex_wake(iol_table *t, struct ioli_slot *s)
+{
+	uint32_t w, now;
+
+	if (atomic_load(&s->waiters) == 0)
+		return;
+	if (atomic_load(&s->multi) > 0) {
+		ioli_wake(t, s, INT_MAX); /* multi-object waiters: everyone */
+		return;
+	}
+	now = coarse_now();
+	w = atomic_load_explicit(&s->u.mutex.woken, memory_order_relaxed);
+	if (w && now - w < WOKEN_PATIENCE_MS)
+		return; /* a woken sleeper will retry after this release */
+	if (!atomic_compare_exchange_strong(&s->u.mutex.woken, &w, now))
+		return; /* another release just woke one */
+	if (ioli_futex_wake_n(&s->word, 1, t->futex_private) == 0)
+		atomic_store(&s->u.mutex.woken, 0); /* nobody was asleep */
+}
+
 int ioli_mutex_try(struct ioli_waitobj *o)
+{
+	int r = mutex_try(o);
+
+	/* After every attempt of a registered waiter (not before: see
+	 * mutex_wake), the wake in flight, if any, has been used. */
+	if (o->registered && atomic_load_explicit(&o->r.s->u.mutex.woken, memory_order_relaxed))
+		atomic_store(&o->r.s->u.mutex.woken, 0);
+	return r;
+}
+
+static int mutex_try(struct ioli_waitobj *o)
 {
 	iol_table *t = o->r.t;
 	struct ioli_slot *s = o->r.s;
@@ -128,7 +188,7 @@ int iol_mutex_release(int h)
 		if ((v & IOLI_MX_OWNER_MASK) != me)
 			return -EPERM; /* taken back behind our back (scribbled) */
 	}
-	ioli_wake(r.t, s, 1);
+	mutex_wake(r.t, s);
 	return 1;
 }
 

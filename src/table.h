@@ -103,7 +103,9 @@ struct ioli_slot {
 	union {
 		struct {
 			_Atomic uint32_t recursion; /* written by the owner */
-			uint32_t reserved;	    /* (the owner's tid is in its record) */
+			/* When a release last woke a sleeper that has not retried
+			 * yet (coarse clock, see ioli_mutex_wake), else 0. */
+			_Atomic uint32_t woken;
 		} mutex;
 		struct {
 			_Atomic uint32_t grants; /* auto-reset pulses not yet consumed */
