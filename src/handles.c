@@ -114,7 +114,6 @@ void ioli_handle_publish(int h, iol_table *t, uint32_t slot, uint32_t sgen, uint
 	uint32_t gen;
 	struct hent *e = entry_of(h, &gen);
 
-	ioli_table_ref(t);
 	atomic_store_explicit(&e->slot, slot, memory_order_relaxed);
 	atomic_store_explicit(&e->sgen, sgen, memory_order_relaxed);
 	atomic_store_explicit(&e->type, type, memory_order_relaxed);
@@ -190,6 +189,8 @@ int ioli_handle_get_typed(int h, uint32_t type, struct ioli_href *out)
 	return out->type == type ? 0 : -EINVAL;
 }
 
+static void ioli_handle_unpin_noref(int h);
+
 int ioli_handle_pin(int h, struct ioli_href *out)
 {
 	uint32_t gen, c;
@@ -208,9 +209,14 @@ int ioli_handle_pin(int h, struct ioli_href *out)
 							memory_order_relaxed));
 	fill(e, h, out);
 	r = check(out);
-	if (r)
-		ioli_handle_unpin(h);
-	return r;
+	if (r) {
+		ioli_handle_unpin_noref(h);
+		return r;
+	}
+	/* A pinned handle keeps its table mapped: iol_table_close() may run
+	 * meanwhile and leave the last unpin to finalize the handle. */
+	ioli_table_ref(out->t);
+	return 0;
 }
 
 /* The handle is closed and unpinned: give back its shared reference. */
@@ -230,10 +236,9 @@ static void finalize(uint32_t idx, struct hent *e)
 		ioli_tunlock(t);
 	}
 	entry_release(idx, e);
-	ioli_table_unref(t);
 }
 
-void ioli_handle_unpin(int h)
+static void ioli_handle_unpin_noref(int h)
 {
 	uint32_t gen;
 	struct hent *e = entry_of(h, &gen);
@@ -244,6 +249,19 @@ void ioli_handle_unpin(int h)
 	old = atomic_fetch_sub_explicit(&e->ctl, 1, memory_order_acq_rel);
 	if (!(old & C_LIVE) && (old & C_PINS) == 1)
 		finalize((uint32_t)h >> 8, e);
+}
+
+void ioli_handle_unpin(int h)
+{
+	uint32_t gen;
+	struct hent *e = entry_of(h, &gen);
+	iol_table *t;
+
+	if (!e)
+		return;
+	t = atomic_load_explicit(&e->t, memory_order_relaxed);
+	ioli_handle_unpin_noref(h);
+	ioli_table_unref(t);
 }
 
 int iol_close(int h)

@@ -51,11 +51,15 @@ int ioli_slot_alloc(iol_table *t, uint32_t type, uint32_t flags, const char *nam
 	atomic_store_explicit(&s->waiters, 0, memory_order_relaxed);
 	atomic_store_explicit(&s->multi, 0, memory_order_relaxed);
 	memset(&s->u, 0, sizeof(s->u));
-	ioli_tset(t, &s->name_len, (uint32_t)len);
-	ioli_tset(t, &s->hash, hash);
+	/* Nor do these: if the holder dies before the commit, the rollback
+	 * of free_head (or hwm) and of state puts the slot back as it was,
+	 * free, and a free slot's fields mean nothing -- except next, its
+	 * free-list link, which is logged. */
+	atomic_store_explicit(&s->name_len, (uint32_t)len, memory_order_relaxed);
+	atomic_store_explicit(&s->hash, hash, memory_order_relaxed);
 	ioli_tset(t, &s->next, 0);
-	ioli_tset(t, &s->refs, 0);
-	ioli_tset(t, &s->internal, 0);
+	atomic_store_explicit(&s->refs, 0, memory_order_relaxed);
+	atomic_store_explicit(&s->internal, 0, memory_order_relaxed);
 	ioli_tset(t, &s->state, IOLI_SLOT_LIVE | (type & 0xffu) | ((flags & 0xffu) << 8));
 	tadd(t, &h->live, 1);
 	if (len)
