@@ -270,7 +270,7 @@ struct iol_table {
 	bool futex_private;	     /* FUTEX_PRIVATE_FLAG for object words */
 	_Atomic bool closed;	     /* iol_table_close() was called */
 	_Atomic bool forked;	     /* this is a fork()ed child's copy */
-	_Atomic uint32_t localrefs;  /* open + handles + thread records + pins */
+	_Atomic uint32_t localrefs;  /* open + pinned handles + thread records + watches */
 	_Atomic bool reclaim_wanted; /* a death was noticed: reclaim soon */
 	uint64_t id;		     /* unique in this process, never reused */
 	dev_t dev;		     /* file identity (0 for private tables) */
