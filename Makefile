@@ -170,18 +170,18 @@ $(TORTURE): $(BUILD)/obj/tests/torture/torture.o $(STATIC_LIB) $(TSAN_SHIM)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $< $(TSAN_SHIM) $(STATIC_LIB) $(LIBS)
 
-$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(STATIC_LIB)
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(STATIC_LIB) $(TSAN_SHIM)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $< $(STATIC_LIB) $(LIBS) -lm
+	$(CC) $(LDFLAGS) -o $@ $< $(TSAN_SHIM) $(STATIC_LIB) $(LIBS) -lm
 
 # Scripts of bench/ sit beside the programs, where `iolayer bench` runs them.
 $(BUILD)/bench/%.sh: bench/%.sh
 	@mkdir -p $(@D)
 	install -m 755 $< $@
 
-$(BUILD)/examples/%: $(BUILD)/obj/examples/%.o $(STATIC_LIB)
+$(BUILD)/examples/%: $(BUILD)/obj/examples/%.o $(STATIC_LIB) $(TSAN_SHIM)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $< $(STATIC_LIB) $(LIBS)
+	$(CC) $(LDFLAGS) -o $@ $< $(TSAN_SHIM) $(STATIC_LIB) $(LIBS)
 
 # Installation.  install builds nothing new when the build is up to date;
 # iolayer.pc is generated for the PREFIX/LIBDIR/INCLUDEDIR of this call.

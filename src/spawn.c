@@ -5,13 +5,14 @@
  *
  * CLONE_PIDFD returns the pidfd from the same system call that creates the
  * child, so there is no moment at which the child exists only as a pid
- * that could be reaped and reused.  With exit signal 0 no SIGCHLD reaches
- * the application and its waitpid(-1) (without __WALL) never sees the
- * child.  CLONE_VFORK suspends the caller until the child has exec'ed or
- * failed, and CLONE_VM lets the child report its errno in our memory, so
- * a failed exec comes back as an error of the spawn, not as a child that
- * exits 127.  The child runs on its own small stack and calls only
- * async-signal-safe functions.
+ * that could be reaped and reused.  (Exit signal 0 keeps the application
+ * from hearing of a child that failed to start; once a child has exec'ed,
+ * the kernel gives it SIGCHLD like any other: see process.h.)
+ * CLONE_VFORK suspends the caller until the child has exec'ed or failed,
+ * and CLONE_VM lets the child report its errno in our memory, so a failed
+ * exec comes back as an error of the spawn, not as a child that exits 127.
+ * The child runs on its own small stack and calls only async-signal-safe
+ * functions.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -41,7 +42,22 @@ struct child {
 	int fds[3];
 	sigset_t mask; /* the caller's, restored before exec */
 	volatile int err;
+	int errfd; /* without a shared VM: the write end of the error pipe */
 };
+
+/*
+ * Sanitizer builds give the child its own copy of memory: a child sharing
+ * the VM would run the sanitizer's runtime (instrumented code, interceptors)
+ * on the parent thread's state, which ThreadSanitizer then reports as races
+ * that never happened.  The child reports its errno through a close-on-exec
+ * pipe instead.  Normal builds share the VM, as posix_spawn does: no copy
+ * of the page tables, however large the caller.
+ */
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#define IOLI_SPAWN_SHARES_VM 0
+#else
+#define IOLI_SPAWN_SHARES_VM 1
+#endif
 
 static void reset_handlers(void)
 {
@@ -135,6 +151,11 @@ static int child_main(void *arg)
 		exec_path(c);
 fail:
 	c->err = errno ? errno : ENOEXEC;
+#if !IOLI_SPAWN_SHARES_VM
+	/* Our memory is a copy: tell the parent through the pipe. */
+	if (write(c->errfd, (const void *)&c->err, sizeof(c->err)) < 0)
+		_exit(126);
+#endif
 	_exit(127);
 }
 
@@ -155,19 +176,39 @@ int ioli_spawn(const char *file, char *const argv[], const struct iol_spawn_opts
 	pid_t p;
 
 	c.path = path ? path : "/bin:/usr/bin";
+	int errp[2] = {-1, -1};
+	if (!IOLI_SPAWN_SHARES_VM && pipe2(errp, O_CLOEXEC) < 0)
+		return -errno;
+	c.errfd = errp[1];
 	stack = mmap(NULL, CHILD_STACK, PROT_READ | PROT_WRITE,
 		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-	if (stack == MAP_FAILED)
-		return -errno;
+	if (stack == MAP_FAILED) {
+		int e = errno;
+
+		if (!IOLI_SPAWN_SHARES_VM) {
+			close(errp[0]);
+			close(errp[1]);
+		}
+		return -e;
+	}
 	/* No handler of ours may run in the child, which shares our memory
 	 * until it execs: block everything around the clone. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &c.mask);
-	p = clone(child_main, (char *)stack + CHILD_STACK, CLONE_VM | CLONE_VFORK | CLONE_PIDFD, &c,
-		  &fd);
+	p = clone(child_main, (char *)stack + CHILD_STACK,
+		  (IOLI_SPAWN_SHARES_VM ? CLONE_VM : 0) | CLONE_VFORK | CLONE_PIDFD, &c, &fd);
 	int cerr = errno;
 	pthread_sigmask(SIG_SETMASK, &c.mask, NULL);
 	munmap(stack, CHILD_STACK);
+	if (!IOLI_SPAWN_SHARES_VM) {
+		int e = 0;
+
+		close(errp[1]);
+		/* After CLONE_VFORK the child has exec'ed (EOF) or failed. */
+		if (p >= 0 && read(errp[0], &e, sizeof(e)) == sizeof(e))
+			c.err = e;
+		close(errp[0]);
+	}
 	if (p < 0)
 		return -cerr;
 	if (c.err) {

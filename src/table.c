@@ -112,7 +112,9 @@ bool ioli_table_usable(iol_table *t)
 
 void ioli_table_ref(iol_table *t)
 {
-	atomic_fetch_add_explicit(&t->localrefs, 1, memory_order_relaxed);
+	/* acq_rel, not relaxed: free on x86, and it keeps the release sequence
+	 * that orders every user before the last unref visible to TSan. */
+	atomic_fetch_add_explicit(&t->localrefs, 1, memory_order_acq_rel);
 }
 
 static void table_free(iol_table *t)
