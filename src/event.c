@@ -106,6 +106,20 @@ int iol_event_pulse(int h)
 
 	if (err)
 		return err;
+	/*
+	 * The grant is posted before the epoch moves: a waiter that sees the
+	 * new epoch then sees its grant too.  The other way round, a waiter
+	 * could see the new epoch, find no grant yet, and go to sleep on a
+	 * word that no longer changes (the grant is not in it): a lost wakeup.
+	 */
+	waiters = atomic_load(&r.s->waiters);
+	if (waiters && !manual) {
+		_Atomic uint32_t *g = &r.s->u.event.grants;
+		uint32_t gv = atomic_load(g);
+
+		while (!atomic_compare_exchange_weak(g, &gv, gv + 1 > waiters ? gv : gv + 1))
+			;
+	}
 	err = load_unlocked(r.t, r.s, &v);
 	for (;;) {
 		if (err)
@@ -114,7 +128,6 @@ int iol_event_pulse(int h)
 			err = load_unlocked(r.t, r.s, &v);
 			continue;
 		}
-		waiters = atomic_load(&r.s->waiters);
 		nv = v & ~IOLI_EV_SIGNALED;
 		if (waiters)
 			nv = (nv & ~IOLI_EV_EPOCH_MASK) |
@@ -122,18 +135,9 @@ int iol_event_pulse(int h)
 		if (atomic_compare_exchange_weak(&r.s->word, &v, nv))
 			break;
 	}
-	if (waiters) {
-		if (!manual) {
-			_Atomic uint32_t *g = &r.s->u.event.grants;
-			uint32_t gv = atomic_load(g);
-
-			while (!atomic_compare_exchange_weak(
-			    g, &gv, gv + 1 > atomic_load(&r.s->waiters) ? gv : gv + 1))
-				;
-		}
-		/* Everyone: each checks its own epoch (and grants). */
+	/* Everyone: each checks its own epoch (and grants). */
+	if (waiters)
 		ioli_wake(r.t, r.s, INT_MAX);
-	}
 	return (v & IOLI_EV_SIGNALED) ? 1 : 0;
 }
 
