@@ -92,9 +92,6 @@ static void reg(struct ioli_waitobj *o, unsigned k, bool multi)
 	if (multi)
 		atomic_fetch_add(&s->multi, 1);
 	atomic_fetch_add(&s->waiters, 1);
-	/* The count must be visible before this waiter looks at the word
-	 * (the try functions load it with acquire only): StoreLoad. */
-	atomic_thread_fence(memory_order_seq_cst);
 	if (r)
 		atomic_fetch_or(&r->wait_reg, bit);
 	o->registered = true;

@@ -46,7 +46,6 @@ static void reg(struct ioli_waitobj *o)
 		o->epoch = atomic_load(&s->word) & IOLI_EV_EPOCH_MASK;
 	atomic_fetch_add(&s->multi, 1);
 	atomic_fetch_add(&s->waiters, 1);
-	atomic_thread_fence(memory_order_seq_cst); /* count before look */
 	o->registered = true;
 }
 
