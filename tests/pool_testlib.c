@@ -64,6 +64,10 @@ void tp_cb(void *arg, int res, unsigned flags)
 	struct tp_slot *s = arg;
 	int i;
 
+	/* Everything, the hook and the wake included, under the lock the
+	 * waiters read the counters under: once a test has seen a callback
+	 * counted, that callback no longer touches the slot (which the test
+	 * may then free), and what its hook did is visible. */
 	pthread_mutex_lock(&cb_lock);
 	i = s->ncalls;
 	if (i < TP_MAX_CALLS) {
@@ -73,11 +77,11 @@ void tp_cb(void *arg, int res, unsigned flags)
 	s->thread = pthread_self();
 	if (!(flags & IOL_CQE_MORE))
 		__atomic_add_fetch(&s->nfinal, 1, __ATOMIC_RELEASE);
-	__atomic_store_n(&s->ncalls, i + 1, __ATOMIC_RELEASE); /* publishes the rest */
-	pthread_mutex_unlock(&cb_lock);
+	__atomic_store_n(&s->ncalls, i + 1, __ATOMIC_RELEASE);
 	if (s->then)
 		s->then(s, res, flags);
 	tp_bump(&s->seq);
+	pthread_mutex_unlock(&cb_lock);
 }
 
 /* Counters are read under the lock the callbacks record under, so what a
