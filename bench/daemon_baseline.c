@@ -705,7 +705,8 @@ int main(int argc, char **argv)
 	uint32_t dm, dexisting;
 	pid_t dpid;
 
-	if (bench_quick(argc, argv)) {
+	if (bench_quick_only(argc, argv,
+			     "[--quick|-q]   (1/20 of the iterations, for a smoke run)")) {
 		n_create /= 20, n_dcreate /= 20, n_mutex /= 20, n_dmutex /= 20;
 		n_pp /= 20, n_dpp /= 20;
 	}

@@ -194,6 +194,8 @@ int main(int argc, char **argv)
 	char path[512];
 	char *chunk;
 
+	bool bad = argc % 2 == 0; /* every option takes a value */
+
 	for (int i = 1; i + 1 < argc; i += 2) {
 		if (!strcmp(argv[i], "--threads"))
 			threads = (unsigned)atoi(argv[i + 1]);
@@ -207,13 +209,17 @@ int main(int argc, char **argv)
 			which = argv[i + 1];
 		else if (!strcmp(argv[i], "--dir"))
 			dir = argv[i + 1];
+		else
+			bad = true;
 	}
-	if (!threads || !qd || !mib || secs <= 0) {
-		fprintf(stderr,
+	if (bad || !threads || !qd || !mib || secs <= 0) {
+		bool help = argc == 2 && !strcmp(argv[1], "--help");
+
+		fprintf(help ? stdout : stderr,
 			"usage: %s [--threads T] [--qd N] [--mib M] [--duration S] "
 			"[--backend uring|epoll|both] [--dir D]\n",
 			argv[0]);
-		return 2;
+		return help ? 0 : 2;
 	}
 	snprintf(path, sizeof(path), "%s/iol-file-bench.XXXXXX", dir);
 	fd = mkstemp(path);

@@ -418,12 +418,25 @@ int main(int argc, char **argv)
 			return 2;
 		return exit_child(argv + 2);
 	}
-	if (bench_quick(argc, argv)) {
+	if (argc >= 2 && (strcmp(argv[1], "--quick") == 0 || strcmp(argv[1], "-q") == 0)) {
 		iters = 300;
 		argc--, argv++;
 	}
-	if (argc >= 2)
-		iters = atoi(argv[1]);
+	if (argc >= 2) {
+		char *end;
+		long v = strtol(argv[1], &end, 10);
+
+		if (argc > 3 || *end || end == argv[1] || v <= 0 || v > 10000000) {
+			bool help = strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0;
+
+			fprintf(help ? stdout : stderr,
+				"usage: process_bench [--quick|-q] [iterations [method]]\n"
+				"  method: iol_wait, SIGCHLD+waitpid, waitpid, pidfd poll, spawn, "
+				"posix_spawn\n");
+			return help ? 0 : 2;
+		}
+		iters = (int)v;
+	}
 	if (argc >= 3)
 		only = argv[2];
 	if (iters < 10 * RUNS)

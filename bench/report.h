@@ -292,4 +292,27 @@ static inline bool bench_quick(int argc, char **argv)
 	return false;
 }
 
+/*
+ * For the programs whose only option is --quick: --help prints the usage
+ * and exits 0; anything else unknown prints it and exits 2, so a mistyped
+ * option never starts a full run.  Returns whether --quick was given.
+ */
+static inline bool bench_quick_only(int argc, char **argv, const char *usage)
+{
+	bool quick = false;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--quick") == 0 || strcmp(argv[i], "-q") == 0) {
+			quick = true;
+			continue;
+		}
+		bool help = strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0;
+		if (!help)
+			fprintf(stderr, "%s: unknown argument '%s'\n", argv[0], argv[i]);
+		fprintf(help ? stdout : stderr, "usage: %s %s\n", argv[0], usage);
+		exit(help ? 0 : 2);
+	}
+	return quick;
+}
+
 #endif /* IOLAYER_BENCH_REPORT_H */

@@ -431,7 +431,10 @@ int main(int argc, char **argv)
 
 	if (argc == 8 && strcmp(argv[1], "--one") == 0)
 		return run_one(argv + 2);
-	if (bench_quick(argc, argv)) {
+	if (bench_quick_only(
+		argc, argv,
+		"[--quick|-q]\n       scaling_bench --one mutex|semaphore contended|uncontended "
+		"threads|processes N iolayer|baseline SECONDS")) {
 		duration_s = 0.04;
 		n_occ /= 10;
 	}

@@ -554,7 +554,8 @@ int main(int argc, char **argv)
 	struct pollfd pfd[NWAIT];
 	int m, efds[NWAIT], r;
 
-	if (bench_quick(argc, argv))
+	if (bench_quick_only(argc, argv,
+			     "[--quick|-q]   (1/20 of the iterations, for a smoke run)"))
 		n_mutex /= 20, n_pingpong /= 20, n_scan /= 20, n_wake /= 20;
 	ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
 	if (getenv("SYNC_BENCH_PIN"))
