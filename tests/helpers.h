@@ -22,29 +22,15 @@
 #include <sys/types.h>
 
 #include "iolayer.h"
+#include "check.h"
 
 /* Time limit for anything that should finish "at once" but must not hang
  * the suite if it never does (a lost wakeup): generous on purpose. */
-#define TH_LONG_MS 10000
-#define TH_LONG_NS (TH_LONG_MS * 1000000LL)
+#define TH_LONG_MS	  10000
+#define TH_LONG_NS	  (TH_LONG_MS * 1000000LL)
 
-#define TH_CHECK(cond)                                                                             \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);   \
-			return 1;                                                                  \
-		}                                                                                  \
-	} while (0)
-
-#define TH_CHECK_EQ(a, b)                                                                          \
-	do {                                                                                       \
-		long long th_a_ = (long long)(a), th_b_ = (long long)(b);                          \
-		if (th_a_ != th_b_) {                                                              \
-			fprintf(stderr, "%s:%d: check failed: %s == %s (%lld != %lld)\n",          \
-				__FILE__, __LINE__, #a, #b, th_a_, th_b_);                         \
-			return 1;                                                                  \
-		}                                                                                  \
-	} while (0)
+#define TH_CHECK(cond)	  T_CHECK(cond)
+#define TH_CHECK_EQ(a, b) T_CHECK_EQ(a, b)
 
 /* ---- time and identity --------------------------------------------- */
 

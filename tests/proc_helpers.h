@@ -23,29 +23,15 @@
 #include <sys/types.h>
 
 #include "iolayer.h"
+#include "check.h"
 
 /* A deadline for what should happen at once, generous so a loaded CI
  * machine never trips it; only a lost wakeup or a hang reaches it. */
-#define PH_LONG_MS 10000
-#define PH_LONG_NS (PH_LONG_MS * 1000000LL)
+#define PH_LONG_MS	  10000
+#define PH_LONG_NS	  (PH_LONG_MS * 1000000LL)
 
-#define PH_CHECK(cond)                                                                             \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);   \
-			return 1;                                                                  \
-		}                                                                                  \
-	} while (0)
-
-#define PH_CHECK_EQ(a, b)                                                                          \
-	do {                                                                                       \
-		long long ph_a_ = (long long)(a), ph_b_ = (long long)(b);                          \
-		if (ph_a_ != ph_b_) {                                                              \
-			fprintf(stderr, "%s:%d: check failed: %s == %s (%lld != %lld)\n",          \
-				__FILE__, __LINE__, #a, #b, ph_a_, ph_b_);                         \
-			return 1;                                                                  \
-		}                                                                                  \
-	} while (0)
+#define PH_CHECK(cond)	  T_CHECK(cond)
+#define PH_CHECK_EQ(a, b) T_CHECK_EQ(a, b)
 
 int64_t ph_now_ns(void); /* CLOCK_MONOTONIC */
 pid_t ph_gettid(void);

@@ -32,6 +32,7 @@
 
 #include "iolayer/probe.h"
 #include "src/compat.h"
+#include "tests/check.h"
 
 /* ---- helpers -------------------------------------------------------- */
 
@@ -81,13 +82,7 @@ static bool parent_has(int i)
 	return h && (int)strlen(h) == IOL_FEAT__COUNT && h[i] == '1';
 }
 
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);   \
-			return 1;                                                                  \
-		}                                                                                  \
-	} while (0)
+#define CHECK(cond) T_CHECK(cond)
 
 static const struct iol_feature_info *feat(enum iol_feature id)
 {

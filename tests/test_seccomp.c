@@ -20,15 +20,10 @@
 #include <seccomp.h>
 
 #include "iolayer.h"
+#include "tests/check.h"
 #include "src/compat.h"
 
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);   \
-			return 1;                                                                  \
-		}                                                                                  \
-	} while (0)
+#define CHECK(cond) T_CHECK(cond)
 
 struct rule {
 	const char *syscall;
