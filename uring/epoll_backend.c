@@ -350,12 +350,7 @@ static void ep_thread_run(struct ioli_thread *t)
 		bool busy;
 		int n;
 
-		if (!t->stopping && atomic_load_explicit(&t->pool->stopping, memory_order_acquire))
-			t->stopping = true;
-		ioli_thread_drain_inbox(t);
-		if (t->stopping && !t->cancelled_all)
-			ioli_thread_cancel_all(t);
-		ioli_thread_run_ready(t);
+		ioli_thread_loop_begin(t);
 		process_scheduled(t);
 		run_timers(t);
 		ioli_thread_run_ready(t);

@@ -432,6 +432,16 @@ int iol_pool_cancel(iol_pool *pool, uint64_t id)
 	return 0;
 }
 
+void ioli_thread_loop_begin(struct ioli_thread *t)
+{
+	if (!t->stopping && atomic_load_explicit(&t->pool->stopping, memory_order_acquire))
+		t->stopping = true;
+	ioli_thread_drain_inbox(t);
+	if (t->stopping && !t->cancelled_all)
+		ioli_thread_cancel_all(t);
+	ioli_thread_run_ready(t);
+}
+
 void ioli_thread_cancel_all(struct ioli_thread *t)
 {
 	unsigned n = atomic_load(&t->slab.nchunks);

@@ -322,6 +322,9 @@ void ioli_thread_wake(struct ioli_thread *t);
 void ioli_thread_cancel_all(struct ioli_thread *t);
 /* Stopping: close the inbox when nothing is live; true once closed. */
 bool ioli_thread_try_close(struct ioli_thread *t);
+/* The start of every turn of a backend's loop: notice the pool stopping,
+ * take the inbox, cancel everything once when stopping, run what is ready. */
+void ioli_thread_loop_begin(struct ioli_thread *t);
 
 int64_t ioli_now_ns(void); /* futex/futex.c */
 uint64_t ioli_op_id(const struct ioli_op *op);

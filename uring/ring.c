@@ -412,12 +412,7 @@ static void uring_thread_run(struct ioli_thread *t)
 	for (;;) {
 		int r;
 
-		if (!t->stopping && atomic_load_explicit(&t->pool->stopping, memory_order_acquire))
-			t->stopping = true;
-		ioli_thread_drain_inbox(t);
-		if (t->stopping && !t->cancelled_all)
-			ioli_thread_cancel_all(t);
-		ioli_thread_run_ready(t);
+		ioli_thread_loop_begin(t);
 		reap(t);
 		if (t->ready_head || !ioli_mpsc_empty(&t->inbox)) {
 			io_uring_submit(&u->ring);
