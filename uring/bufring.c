@@ -180,14 +180,10 @@ int iol_pool_buffer_return(iol_pool *pool, unsigned flags)
 	m->msg.type = IOLI_MSG_BUFRET;
 	m->group = b->group;
 	m->bid = bid;
-	r = ioli_mpsc_push(&t->inbox, &m->msg);
-	if (r < 0) {
+	r = ioli_thread_post(t, &m->msg);
+	if (r < 0)
 		free(m);
-		return -ESHUTDOWN;
-	}
-	if (r == 1)
-		ioli_thread_wake(t);
-	return 0;
+	return r;
 }
 
 void ioli_tbufs_return_msg(struct ioli_thread *t, struct ioli_msg *m)

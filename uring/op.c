@@ -282,6 +282,17 @@ void ioli_thread_wake(struct ioli_thread *t)
 	while (r < 0 && errno == EINTR);
 }
 
+int ioli_thread_post(struct ioli_thread *t, struct ioli_msg *m)
+{
+	int r = ioli_mpsc_push(&t->inbox, m);
+
+	if (r < 0)
+		return -ESHUTDOWN;
+	if (r == 1) /* the inbox was empty: the loop may be asleep */
+		ioli_thread_wake(t);
+	return 0;
+}
+
 int ioli_op_submit(struct ioli_op *op, uint64_t *id)
 {
 	struct ioli_thread *t = op->thread;
@@ -298,14 +309,10 @@ int ioli_op_submit(struct ioli_op *op, uint64_t *id)
 	}
 	op->where = IOLI_W_QUEUED;
 	op->msg.type = IOLI_MSG_SUBMIT;
-	r = ioli_mpsc_push(&t->inbox, &op->msg);
-	if (r < 0) {
+	r = ioli_thread_post(t, &op->msg);
+	if (r < 0)
 		ioli_op_abort(op);
-		return -ESHUTDOWN;
-	}
-	if (r == 1)
-		ioli_thread_wake(t);
-	return 0;
+	return r;
 }
 
 /* ------------------------------------------------------------------ */
@@ -422,14 +429,10 @@ int iol_pool_cancel(iol_pool *pool, uint64_t id)
 	m->msg.type = IOLI_MSG_CANCEL;
 	m->slot = slot;
 	m->gen = gen;
-	r = ioli_mpsc_push(&t->inbox, &m->msg);
-	if (r < 0) {
+	r = ioli_thread_post(t, &m->msg);
+	if (r < 0)
 		free(m);
-		return -ESHUTDOWN;
-	}
-	if (r == 1)
-		ioli_thread_wake(t);
-	return 0;
+	return r;
 }
 
 void ioli_thread_loop_begin(struct ioli_thread *t)

@@ -318,6 +318,8 @@ int ioli_op_cancel_local(struct ioli_thread *t, struct ioli_op *op, int why);
 void ioli_op_post_done(struct ioli_op *op);
 /* Wake t's loop (eventfd). */
 void ioli_thread_wake(struct ioli_thread *t);
+/* Queue m on t's inbox and wake its loop if needed; -ESHUTDOWN once closed. */
+int ioli_thread_post(struct ioli_thread *t, struct ioli_msg *m);
 /* Stopping: cancel every started operation of t (owner thread). */
 void ioli_thread_cancel_all(struct ioli_thread *t);
 /* Stopping: close the inbox when nothing is live; true once closed. */
