@@ -756,8 +756,22 @@ static void check_names(struct ctx *c)
 			continue;
 		uint32_t other = ioli_name_find(t, s->name, len, ioli_name_hash(s->name, len));
 		if (other != UINT32_MAX && other != i) {
-			finding(c, "name-duplicate", i, false,
-				"slot %u has the same name as slot %u", i, other);
+			/* Lookups by the name already find `other`; the repair
+			 * keeps it that way and makes this object anonymous, so
+			 * every handle to either keeps working.  Two records
+			 * of one file are left: merging their counts is not a
+			 * repair fsck can make without the files' opens. */
+			bool keyed = IOLI_SLOT_TYPE(atomic_load(&s->state)) == IOLI_TYPE_FILEREC;
+			bool ok = !keyed && c->repair && lock(c);
+
+			if (ok) {
+				ioli_tset(t, &s->name_len, 0);
+				ioli_tset(t, &s->hash, 0);
+				unlock(c);
+			}
+			finding(c, "name-duplicate", i, ok,
+				"slot %u has the same name as slot %u%s", i, other,
+				ok ? " (made anonymous)" : "");
 			continue;
 		}
 		bool ok = c->repair && lock(c);

@@ -328,6 +328,47 @@ static void dmg_name_wrong_bucket(struct fx *f)
 	assert_int_equal(iol_event_open(f->t, "e", 0, false, false), -ENOENT);
 }
 
+static void dmg_name_duplicate(struct fx *f)
+{
+	uint32_t i, b;
+	_Atomic uint32_t *link;
+
+	/* A second live event named "e", out of the index: a named event
+	 * unlinked from its chain, then renamed. */
+	f->extra = iol_event_open(f->t, "d", IOL_CREATE, true, false);
+	assert_true(f->extra > 0);
+	i = crash_slot_index(f->extra);
+	b = bucket_of(f, i);
+	link = &f->map.buckets[b];
+	while (atomic_load(link) != i + 1)
+		link = &S(f, atomic_load(link) - 1)->next;
+	atomic_store(link, atomic_load(&S(f, i)->next));
+	atomic_store(&S(f, i)->next, 0);
+	S(f, i)->name[0] = 'e';
+	atomic_store(&S(f, i)->hash, atomic_load(&S(f, f->ie)->hash));
+}
+
+static void verify_duplicate_anonymous(struct fx *f)
+{
+	struct iol_info a, b;
+	int h = iol_event_open(f->t, "e", 0, false, false);
+
+	/* The name still means the object it meant to lookups... */
+	assert_true(h > 0);
+	assert_int_equal(crash_slot_index(h), f->ie);
+	assert_int_equal(iol_close(h), 0);
+	/* ...and the other object works on, without a name. */
+	assert_int_equal(iol_query(f->extra, &a), 0);
+	assert_string_equal(a.name, "");
+	assert_int_equal(iol_event_set(f->extra), 0);
+	assert_int_equal(iol_wait(f->extra, 0), 0);
+	assert_int_equal(iol_query(f->e, &b), 0);
+	assert_string_equal(b.name, "e");
+	assert_false(b.u.event.signaled);
+	assert_int_equal(iol_close(f->extra), 0);
+	f->extra = 0;
+}
+
 static void dmg_name_wild(struct fx *f)
 {
 	uint32_t b = bucket_of(f, f->im);
@@ -547,6 +588,8 @@ static const struct row rows[] = {
     {"a loop in a name chain", dmg_name_loop, "name-index", NULL},
     {"a slot in the wrong bucket", dmg_name_wrong_bucket, "name-index name-missing", NULL},
     {"a bucket pointing outside", dmg_name_wild, "name-index", NULL},
+    {"two live objects with one name", dmg_name_duplicate, "name-duplicate",
+     verify_duplicate_anonymous},
     {"a stale undo log", dmg_undo_stale, "lock-undo-stale", NULL},
     {"a LOCKED futex word", dmg_word_locked, "word-locked", verify_sem_2},
     {"a semaphore count above max", dmg_sem_over_max, "semaphore-count", verify_sem_clamped},
