@@ -111,6 +111,10 @@ static void unreg(struct ioli_waitobj *o, unsigned k, bool multi)
 		atomic_fetch_sub(&s->multi, 1);
 	if (o->r.type == IOL_TYPE_EVENT)
 		ioli_event_unregistered(s);
+	/* Leaving after a sleep without the attempt that follows it (an
+	 * error): a wake this waiter may have used must not hold others. */
+	if (o->woke && atomic_load_explicit(&s->u.mutex.woken, memory_order_relaxed))
+		atomic_store(&s->u.mutex.woken, 0);
 	o->registered = false;
 }
 
@@ -159,6 +163,16 @@ static bool lw_seen(_Atomic uint32_t **lws, unsigned n, _Atomic uint32_t *lw)
 	return false;
 }
 
+/* Back from a sleep, for whatever reason: this waiter's next attempt on
+ * each mutex may be the retry a release's wake is waiting for (see
+ * ioli_mutex_try). */
+static void mark_woke(struct wait *w)
+{
+	for (unsigned i = 0; i < w->n; i++)
+		if (w->o[i].r.type == IOL_TYPE_MUTEX)
+			w->o[i].woke = true;
+}
+
 static int sleep_once(struct wait *w)
 {
 	struct futex_waitv wv[FUTEX_WAITV_MAX];
@@ -194,10 +208,14 @@ static int sleep_once(struct wait *w)
 		 * at a thread's death is a shared one. */
 		ioli_waitv_entry(&wv[nw++], lw, val, false);
 	}
-	if (nw == 1)
-		return ioli_futex_wait(&w->o[0].r.s->word, w->o[0].seen, &w->dl,
-				       w->o[0].r.t->futex_private);
+	if (nw == 1) {
+		rc = ioli_futex_wait(&w->o[0].r.s->word, w->o[0].seen, &w->dl,
+				     w->o[0].r.t->futex_private);
+		mark_woke(w);
+		return rc;
+	}
 	rc = ioli_futex_waitv(wv, nw, &w->dl);
+	mark_woke(w);
 	if (rc >= (int)first_lw && rc < (int)nw) {
 		/* The kernel wakes one waiter when an owner dies; pass it on to
 		 * everyone else waiting on anything that thread owned. */

@@ -56,9 +56,10 @@ static void took(struct ioli_waitobj *o, struct ioli_me *m)
  * that is one futex call per acquisition.  As glibc's mutex does by
  * resetting its contended state on release, a release here skips the wake
  * while a sleeper it woke has not retried yet: that sleeper's retry comes
- * after this release and sees its state, and every registered waiter clears
- * the mark after each attempt.  Nothing is lost while the woken sleeper
- * runs.  If it died before retrying, the mark would hold every later wake
+ * after this release and sees its state, and every waiter back from a
+ * sleep clears the mark after its next attempt (the woken one is among
+ * them: a futex wake always ends the sleep it wakes).  Nothing is lost
+ * while the woken sleeper runs.  If it died before retrying, the mark would hold every later wake
  * back, so it is a coarse timestamp that holds them back for a few
  * milliseconds at most (the wake is then sent again), not a flag.
  */
@@ -98,10 +99,16 @@ int ioli_mutex_try(struct ioli_waitobj *o)
 {
 	int r = mutex_try(o);
 
-	/* After every attempt of a registered waiter (not before: see
-	 * mutex_wake), the wake in flight, if any, has been used. */
-	if (o->registered && atomic_load_explicit(&o->r.s->u.mutex.woken, memory_order_relaxed))
-		atomic_store(&o->r.s->u.mutex.woken, 0);
+	/* After the first attempt of a waiter back from a sleep (after, not
+	 * before: see mutex_wake), the wake in flight, if it was for this
+	 * waiter, has been used.  Waiters that did not sleep leave the mark
+	 * alone: when each attempt cleared it, releases under contention
+	 * woke again and again while the woken sleeper waited for a CPU. */
+	if (o->woke) {
+		o->woke = false;
+		if (atomic_load_explicit(&o->r.s->u.mutex.woken, memory_order_relaxed))
+			atomic_store(&o->r.s->u.mutex.woken, 0);
+	}
 	return r;
 }
 

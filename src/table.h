@@ -473,6 +473,7 @@ struct ioli_waitobj {
 	uint32_t seen;	/* the word value observed unavailable */
 	bool dup;	/* same object as an earlier entry */
 	bool registered;
+	bool woke; /* mutexes: back from a futex sleep, not tried since */
 };
 
 /* Try to acquire any waitable object without blocking: 0, IOL_ABANDONED,
