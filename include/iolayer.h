@@ -23,6 +23,17 @@
  *   -EBADF   h is not an open handle of this process (closed, never opened,
  *            inherited across fork(), or its table was closed), or the
  *            object it named was reclaimed behind its back.
+ * and one common to the calls that take a table's lock (opening or creating
+ * objects, importing, opening a table, IOL_WAIT_ALL, and the process, thread
+ * and file calls that create or change records; never the set, release and
+ * wait paths of existing objects):
+ *   -EDEADLK the lock stayed held for 10 seconds by a process that is alive
+ *            but not running (stopped, or under a debugger) or the lock word
+ *            was scribbled on; the call changed nothing.  A holder that dies
+ *            is not this case: the next caller recovers the lock.
+ * iol_close() and iol_table_close() do not fail for this reason: the handle
+ * is closed, and a shared reference they could not return then is returned
+ * when this process detaches or exits, or by `iolayer fsck --repair`.
  */
 #ifndef IOLAYER_H
 #define IOLAYER_H
