@@ -60,6 +60,12 @@ enum ioli_op_kind {
 	IOLI_OP__COUNT
 };
 
+/* The file operations come first in the enum: read through statx. */
+static inline bool ioli_op_is_file(enum ioli_op_kind k)
+{
+	return k <= IOLI_OP_STATX;
+}
+
 /* Where an operation is, for cancellation. */
 enum ioli_where {
 	IOLI_W_FREE = 0, /* in the slab */

@@ -191,16 +191,9 @@ void ioli_ring_put_buf(struct ioli_thread *t, struct ioli_tbufs *b, unsigned bid
 
 int ioli_uring_issue(struct ioli_thread *t, struct ioli_op *op)
 {
-	switch (op->kind) {
-	case IOLI_OP_READ:
-	case IOLI_OP_WRITE:
-	case IOLI_OP_READV:
-	case IOLI_OP_WRITEV:
-	case IOLI_OP_FSYNC:
-	case IOLI_OP_OPENAT:
-	case IOLI_OP_CLOSE:
-	case IOLI_OP_STATX:
+	if (ioli_op_is_file(op->kind))
 		return ioli_uring_issue_file(t, op);
+	switch (op->kind) {
 	case IOLI_OP_TIMER:
 		return ioli_uring_issue_timer(t, op);
 	case IOLI_OP_FUTEX:
@@ -277,17 +270,11 @@ static void on_cqe(struct ioli_thread *t, uint64_t ud, int res, unsigned cflags)
 	default:
 		if (!(cflags & IORING_CQE_F_MORE))
 			op->b.ur.pending--;
-		switch (op->kind) {
-		case IOLI_OP_READ:
-		case IOLI_OP_WRITE:
-		case IOLI_OP_READV:
-		case IOLI_OP_WRITEV:
-		case IOLI_OP_FSYNC:
-		case IOLI_OP_OPENAT:
-		case IOLI_OP_CLOSE:
-		case IOLI_OP_STATX:
+		if (ioli_op_is_file(op->kind)) {
 			ioli_uring_cqe_file(t, op, res, cflags);
 			break;
+		}
+		switch (op->kind) {
 		case IOLI_OP_TIMER:
 			ioli_uring_cqe_timer(t, op, res, cflags);
 			break;
