@@ -62,8 +62,8 @@ struct ioli_cli_bench_run {
 int ioli_cli_bench_parse_result(const char *json, size_t len, struct ioli_cli_bench_rec *out);
 void ioli_cli_bench_rec_free(struct ioli_cli_bench_rec *r);
 
+/* The machine, described as bench/report.h's header does (CPU model, load). */
 void ioli_cli_bench_machine(struct ioli_cli_bench_machine *m);
-void ioli_cli_bench_loadavg(char *buf, size_t len);
 
 /* The final table, as Markdown, with its legend. */
 void ioli_cli_bench_table(FILE *out, const struct ioli_cli_bench_run *run);

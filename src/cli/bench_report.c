@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/report.h"
+
 #include "iolayer.h"
 #include "iolayer/probe.h"
 #include "src/cli/bench.h"
@@ -101,40 +103,15 @@ void ioli_cli_bench_rec_free(struct ioli_cli_bench_rec *r)
 
 /* ---- the machine ------------------------------------------------------------- */
 
-void ioli_cli_bench_loadavg(char *buf, size_t len)
-{
-	FILE *fp = fopen("/proc/loadavg", "r");
-	double a, b, c;
-
-	if (fp && fscanf(fp, "%lf %lf %lf", &a, &b, &c) == 3)
-		snprintf(buf, len, "%.2f %.2f %.2f", a, b, c);
-	else
-		snprintf(buf, len, "unknown");
-	if (fp)
-		fclose(fp);
-}
-
 void ioli_cli_bench_machine(struct ioli_cli_bench_machine *m)
 {
 	const struct iol_features *f = iol_features();
-	char line[512];
 	struct utsname u;
 	time_t now = time(NULL);
-	FILE *fp;
 
 	memset(m, 0, sizeof(*m));
-	snprintf(m->cpu, sizeof(m->cpu), "unknown");
-	fp = popen("LC_ALL=C lscpu 2>/dev/null", "r");
-	while (fp && fgets(line, sizeof(line), fp)) {
-		if (strncmp(line, "Model name:", 11) == 0) {
-			char *s = line + 11 + strspn(line + 11, " \t");
-
-			s[strcspn(s, "\n")] = '\0';
-			snprintf(m->cpu, sizeof(m->cpu), "%.200s", s);
-		}
-	}
-	if (fp)
-		pclose(fp);
+	/* The same machine description the benchmark programs print. */
+	bench_cpu_model(m->cpu, sizeof(m->cpu));
 	m->cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	if (uname(&u) == 0)
 		snprintf(m->kernel, sizeof(m->kernel), "%.40s %.100s %.40s", u.sysname, u.release,
@@ -144,7 +121,7 @@ void ioli_cli_bench_machine(struct ioli_cli_bench_machine *m)
 			 f->liburing_minor);
 	else
 		snprintf(m->liburing, sizeof(m->liburing), "unknown");
-	ioli_cli_bench_loadavg(m->load_start, sizeof(m->load_start));
+	bench_loadavg(m->load_start, sizeof(m->load_start));
 	strftime(m->date, sizeof(m->date), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
 }
 
