@@ -284,14 +284,6 @@ static inline int64_t bench_now_ns(void)
 }
 
 /* True when argv holds --quick (or -q): the smoke-run size. */
-static inline bool bench_quick(int argc, char **argv)
-{
-	for (int i = 1; i < argc; i++)
-		if (strcmp(argv[i], "--quick") == 0 || strcmp(argv[i], "-q") == 0)
-			return true;
-	return false;
-}
-
 /*
  * For the programs whose only option is --quick: --help prints the usage
  * and exits 0; anything else unknown prints it and exits 2, so a mistyped

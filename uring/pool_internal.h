@@ -41,6 +41,7 @@ struct ioli_fdrec;
 struct io_uring_buf_ring;
 
 enum ioli_op_kind {
+	/* the file operations first, through STATX: ioli_op_is_file() */
 	IOLI_OP_READ,
 	IOLI_OP_WRITE,
 	IOLI_OP_READV,
