@@ -378,9 +378,9 @@ void ioli_op_post_done(struct ioli_op *op)
 	struct ioli_thread *t = op->thread;
 
 	op->msg.type = IOLI_MSG_DONE;
-	/* The inbox closes only when nothing is live, and op is live. */
-	if (ioli_mpsc_push(&t->inbox, &op->msg) == 1)
-		ioli_thread_wake(t);
+	/* The inbox closes only when nothing is live, and op is live: this
+	 * cannot fail. */
+	(void)ioli_thread_post(t, &op->msg);
 }
 
 /* ------------------------------------------------------------------ */
