@@ -441,3 +441,25 @@ void ph_write_file(const char *path, const char *content, mode_t mode)
 	assert_int_equal(fchmod(fd, mode), 0);
 	assert_int_equal(close(fd), 0);
 }
+
+pid_t ph_fork_reader(int code, int *in_w)
+{
+	int p[2];
+	pid_t pid;
+
+	ph_pipe(p);
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char c;
+
+		close(p[1]);
+		while (read(p[0], &c, 1) > 0)
+			;
+		_exit(code);
+	}
+	close(p[0]);
+	*in_w = p[1];
+	return pid;
+}

@@ -50,7 +50,10 @@ void ph_tab_del(struct ph_tab *tt);
 /* ---- descriptors ----------------------------------------------------- */
 
 void ph_pipe(int fds[2]); /* O_CLOEXEC; asserts */
-void ph_close(int *fd);	  /* close if >= 0, then -1 */
+/* A plain fork()ed child (no iolayer in it) that exits with `code` once
+ * every holder of the write end *in_w has closed it; asserts. */
+pid_t ph_fork_reader(int code, int *in_w);
+void ph_close(int *fd); /* close if >= 0, then -1 */
 /* Write all of buf; 0 or -1. */
 int ph_write(int fd, const void *buf, size_t len);
 /* Read exactly len bytes within timeout_ms: 0, or -1 (timeout, EOF, error). */

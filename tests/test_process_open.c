@@ -54,30 +54,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* A plain fork()ed child that exits with `code` once *in_w is closed
- * (every holder of the write end must close it). */
-static pid_t fork_reader(int code, int *in_w)
-{
-	int p[2];
-	pid_t pid;
-
-	ph_pipe(p);
-	fflush(NULL);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		char c;
-
-		close(p[1]);
-		while (read(p[0], &c, 1) > 0)
-			;
-		_exit(code);
-	}
-	close(p[0]);
-	*in_w = p[1];
-	return pid;
-}
-
 /* The exit status of a non-child, once its parent reaped it. */
 static void expect_nonchild_status(int h, int code)
 {
@@ -214,7 +190,7 @@ static void test_open_sibling(void **state)
 	pid_t a, b;
 
 	(void)state;
-	a = fork_reader(11, &s.in_w);
+	a = ph_fork_reader(11, &s.in_w);
 	s.target = a;
 	ph_pipe(up);
 	ph_pipe(down);
@@ -276,7 +252,7 @@ static void test_open_own_plain_child(void **state)
 	pid_t pid;
 
 	(void)state;
-	pid = fork_reader(13, &in_w);
+	pid = ph_fork_reader(13, &in_w);
 	h = iol_process_open(tab.t, pid);
 	assert_true(h > 0);
 	assert_int_equal(iol_process_pid(h), pid);
@@ -299,7 +275,7 @@ static void test_open_reaped_is_esrch(void **state)
 	pid_t pid;
 
 	(void)state;
-	pid = fork_reader(0, &in_w);
+	pid = ph_fork_reader(0, &in_w);
 	close(in_w);
 	assert_int_equal(ph_reap(pid, PH_LONG_MS), 0);
 	assert_int_equal(iol_process_open(tab.t, pid), -ESRCH);

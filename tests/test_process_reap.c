@@ -66,30 +66,6 @@ static int start_reader(iol_table *t, const char *script, int *in_w)
 	return h;
 }
 
-/* A plain fork()ed child of ours that exits with `code` once *in_w is
- * closed. */
-static pid_t fork_reader(int code, int *in_w)
-{
-	int p[2];
-	pid_t pid;
-
-	ph_pipe(p);
-	fflush(NULL);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		char c;
-
-		close(p[1]);
-		while (read(p[0], &c, 1) > 0)
-			;
-		_exit(code);
-	}
-	close(p[0]);
-	*in_w = p[1];
-	return pid;
-}
-
 /* ---- no zombies --------------------------------------------------------- */
 
 static void test_reaped_after_handles_closed(void **state)
@@ -179,7 +155,7 @@ static void test_foreign_zombie_still_waitable(void **state)
 	pid_t pid;
 
 	(void)state;
-	pid = fork_reader(42, &in_w);
+	pid = ph_fork_reader(42, &in_w);
 	close(in_w);
 	/* Until it is a zombie. */
 	deadline = ph_now_ns() + PH_LONG_NS;
@@ -250,7 +226,7 @@ static void test_app_waitpid_any_races_iolayer(void **state)
 	pid_t app, iolpid;
 
 	(void)state;
-	app = fork_reader(21, &in_app);
+	app = ph_fork_reader(21, &in_app);
 	h = start_reader(tab.t, "read x; exit 5", &in_iol);
 	iolpid = iol_process_pid(h);
 	assert_int_equal(pthread_create(&w.th, NULL, app_waiter_main, &w), 0);
@@ -364,7 +340,7 @@ static void test_sigchld_handler_reaping_by_pid(void **state)
 		assert_int_equal(es.code, 3);
 		iol_close(h);
 	}
-	own_child = fork_reader(4, &in_w);
+	own_child = ph_fork_reader(4, &in_w);
 	close(in_w);
 	int64_t deadline = ph_now_ns() + PH_LONG_NS;
 	sigset_t none;
