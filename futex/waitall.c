@@ -56,11 +56,10 @@ static void wa_recover(iol_table *t)
 static int walock(iol_table *t)
 {
 	struct ioli_hdr *h = t->hdr;
-	int r = ioli_robust_lock(&h->walock);
+	int r = ioli_rlock_lock(t, &h->walock, &t->lholder);
 
 	if (r == EOWNERDEAD) {
 		wa_recover(t);
-		pthread_mutex_consistent(&h->walock);
 		return 0;
 	}
 	if (r)
@@ -93,7 +92,7 @@ int ioli_walock_pass(iol_table *t, struct ioli_slot *s)
 		if (v & IOLI_W_LOCKED)
 			ioli_futex_wake(&s->word, INT_MAX, t->futex_private);
 	}
-	pthread_mutex_unlock(&t->hdr->walock);
+	ioli_rlock_unlock(&t->hdr->walock, &t->lholder);
 	return 0;
 }
 
@@ -226,7 +225,7 @@ int ioli_waitall_attempt(struct ioli_waitobj *o, unsigned n)
 			atomic_store(&o[i].r.s->word, old[i]);
 		atomic_store_explicit(&h->wa_n, 0, memory_order_relaxed);
 		atomic_store_explicit(&h->wa_phase, IOLI_WA_IDLE, memory_order_release);
-		pthread_mutex_unlock(&h->walock);
+		ioli_rlock_unlock(&h->walock, &t->lholder);
 		/* Fill in the rest so the caller can sleep on every word. */
 		for (unsigned i = k + 1; i < n; i++)
 			o[i].seen = atomic_load(&o[i].r.s->word);
@@ -240,7 +239,7 @@ int ioli_waitall_attempt(struct ioli_waitobj *o, unsigned n)
 	}
 	atomic_store_explicit(&h->wa_n, 0, memory_order_relaxed);
 	atomic_store_explicit(&h->wa_phase, IOLI_WA_IDLE, memory_order_release);
-	pthread_mutex_unlock(&h->walock);
+	ioli_rlock_unlock(&h->walock, &t->lholder);
 
 	for (k = 0; k < n; k++)
 		if (o[k].r.type == IOL_TYPE_MUTEX)

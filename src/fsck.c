@@ -73,9 +73,9 @@ static void finding(struct ctx *c, const char *check, uint32_t index, bool repai
 		c->cb(c->arg, &f);
 }
 
-static uint32_t lock_word(pthread_mutex_t *m)
+static uint32_t lock_word(struct ioli_rlock *l)
 {
-	return atomic_load((_Atomic uint32_t *)&m->__data.__lock);
+	return atomic_load(&l->word);
 }
 
 /* A repair's critical section: its own, or a commit inside the pass that
@@ -147,10 +147,8 @@ static void check_locks(struct ctx *c)
 	struct ioli_hdr *h = c->t->hdr;
 
 	/* First: a repair would wait for ever on such a lock. */
-	holder_gone(c, (_Atomic uint32_t *)&h->lock.__data.__lock, "lock-holder-gone",
-		    "the table lock");
-	holder_gone(c, (_Atomic uint32_t *)&h->walock.__data.__lock, "walock-holder-gone",
-		    "the wait-all lock");
+	holder_gone(c, &h->lock.word, "lock-holder-gone", "the table lock");
+	holder_gone(c, &h->walock.word, "walock-holder-gone", "the wait-all lock");
 
 	uint32_t lw = lock_word(&h->lock), wl = lock_word(&h->walock);
 	uint32_t undo = atomic_load(&h->undo_n), wa = atomic_load(&h->wa_n);
@@ -805,15 +803,13 @@ static void check_threcs(struct ctx *c)
 	}
 	for (uint32_t i = 0; i < hwm; i++) {
 		struct ioli_threc *r = &t->threcs[i];
-		uint32_t lw = lock_word(&r->live);
-		uint32_t tid = atomic_load(&r->tid);
+		uint32_t lw = atomic_load(&r->live);
 
 		if (atomic_load(&r->state) != IOLI_THREC_LIVE)
 			continue;
-		if ((lw & FUTEX_OWNER_DIED) || (lw & FUTEX_TID_MASK) != tid || tid == 0)
+		if (ioli_live_word_dead(lw, atomic_load(&r->stid)))
 			dead++;
-		else if (holder_gone(c, (_Atomic uint32_t *)&r->live.__data.__lock, "threc-gone",
-				     "a thread record's liveness lock"))
+		else if (holder_gone(c, &r->live, "threc-gone", "a thread record's liveness lock"))
 			dead += c->repair; /* marked owner-died: now reaped below */
 	}
 	if (dead) {

@@ -12,7 +12,6 @@ _Static_assert(sizeof(struct ioli_slot) == 384, "slot layout");
 _Static_assert(sizeof(struct ioli_proc) == 256, "process record layout");
 _Static_assert(sizeof(struct ioli_threc) == 1024, "thread record layout");
 _Static_assert(offsetof(struct ioli_slot, word) == 0, "futex word first");
-_Static_assert(sizeof(((pthread_mutex_t *)0)->__data.__lock) == 4, "robust futex word");
 _Static_assert(IOLI_MAX_THRECS <= IOLI_OWNER_IDX_MASK, "owner ids");
 _Static_assert(IOL_TABLE_MAX_SLOTS <= (1u << 24), "tokens carry 24 bits of slot index");
 
@@ -58,7 +57,7 @@ void ioli_header_init(struct ioli_hdr *h, const struct ioli_layout *l, uint32_t 
 	h->slot_size = sizeof(struct ioli_slot);
 	h->proc_size = sizeof(struct ioli_proc);
 	h->threc_size = sizeof(struct ioli_threc);
-	h->mutex_size = sizeof(pthread_mutex_t);
+	h->lock_size = sizeof(struct ioli_rlock);
 	h->nslots = l->nslots;
 	h->nbuckets = l->nbuckets;
 	h->max_procs = l->max_procs;
@@ -92,7 +91,7 @@ int ioli_header_check(const struct ioli_hdr *hp, uint64_t file_size, struct ioli
 		return -EPROTO;
 	if (h.hdr_size != sizeof(struct ioli_hdr) || h.slot_size != sizeof(struct ioli_slot) ||
 	    h.proc_size != sizeof(struct ioli_proc) || h.threc_size != sizeof(struct ioli_threc) ||
-	    h.mutex_size != sizeof(pthread_mutex_t))
+	    h.lock_size != sizeof(struct ioli_rlock))
 		return -EPROTO;
 	if (h.nslots < 16 || h.nslots > IOL_TABLE_MAX_SLOTS || h.max_procs != IOL_TABLE_MAX_PROCS)
 		return -EPROTO;

@@ -113,6 +113,13 @@ bool ioli_proc_alive(iol_table *t, uint32_t p, uint32_t gen)
 		return false;
 	if (p == t->self && gen == t->self_gen)
 		return true;
+	/* The kernel's word first: marked when the process died or exec()ed
+	 * (its sentinel thread is gone), before the pid itself is gone.  Wait
+	 * for its last threads to leave before anyone reclaims. */
+	if (ioli_live_word_dead(atomic_load(&pr->live), atomic_load(&pr->stid))) {
+		ioli_wait_gone((pid_t)atomic_load(&pr->pid), 100);
+		return false;
+	}
 	pid = (pid_t)atomic_load(&pr->pid);
 	if (pid <= 0)
 		return false;

@@ -220,7 +220,7 @@ int ioli_reclaim_proc(iol_table *t, uint32_t p, uint32_t gen)
  * that reclaiming the dead leaves no lock owner-died behind. */
 static void tlock_recover_if_dead(iol_table *t)
 {
-	_Atomic uint32_t *w = (_Atomic uint32_t *)&t->hdr->lock.__data.__lock;
+	_Atomic uint32_t *w = &t->hdr->lock.word;
 
 	if ((atomic_load_explicit(w, memory_order_relaxed) & FUTEX_OWNER_DIED) &&
 	    ioli_tlock(t) == 0) {
@@ -237,7 +237,7 @@ static void tlock_recover_if_dead(iol_table *t)
  * would rightly report it) until the next wait-all. */
 static void walock_recover_if_dead(iol_table *t)
 {
-	_Atomic uint32_t *w = (_Atomic uint32_t *)&t->hdr->walock.__data.__lock;
+	_Atomic uint32_t *w = &t->hdr->walock.word;
 
 	if (atomic_load_explicit(w, memory_order_relaxed) & FUTEX_OWNER_DIED)
 		ioli_walock_pass(t, NULL);

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/futex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "futex/futex.h"
 #include "iolayer/probe.h"
 #include "src/table.h"
 #include "src/watcher.h"
@@ -47,8 +49,10 @@ static void atfork_parent(void)
 static void atfork_child(void)
 {
 	pthread_mutex_unlock(&reg_lock);
-	for (iol_table *t = registry; t; t = t->reg_next)
+	for (iol_table *t = registry; t; t = t->reg_next) {
 		atomic_store(&t->forked, true);
+		ioli_sentinel_after_fork(t);
+	}
 	ioli_handles_after_fork();
 	ioli_threc_after_fork();
 	ioli_watcher_after_fork();
@@ -119,6 +123,8 @@ void ioli_table_ref(iol_table *t)
 
 static void table_free(iol_table *t)
 {
+	if (!atomic_load(&t->forked))
+		ioli_sentinel_stop(t);
 	if (t->base)
 		munmap(t->base, t->size);
 	free(t);
@@ -187,7 +193,6 @@ static int init_file(int fd, uint32_t nslots, mode_t mode)
 	struct ioli_hdr *h;
 	size_t hsz = (sizeof(struct ioli_hdr) + IOLI_PAGE - 1) & ~(size_t)(IOLI_PAGE - 1);
 	uint32_t salt;
-	int err;
 
 	ioli_layout_compute(nslots, IOL_TABLE_MAX_PROCS, &l);
 	if (fchmod(fd, mode) < 0 || ftruncate(fd, (off_t)l.total_size) < 0)
@@ -196,13 +201,10 @@ static int init_file(int fd, uint32_t nslots, mode_t mode)
 	if (h == MAP_FAILED)
 		return -errno;
 	salt = new_salt(h);
-	err = ioli_robust_mutex_init(&h->lock);
-	if (!err)
-		err = ioli_robust_mutex_init(&h->walock);
-	if (!err)
-		ioli_header_init(h, &l, salt);
+	/* The locks are zero words: free.  ftruncate() zeroed them. */
+	ioli_header_init(h, &l, salt);
 	munmap(h, hsz);
-	return err;
+	return 0;
 }
 
 /* Build a table in an unnamed file and link it at path.  Returns 0,
@@ -331,7 +333,6 @@ static int open_shared(iol_table *t, const char *name, uint32_t nslots, mode_t m
 static int open_private(iol_table *t, uint32_t nslots)
 {
 	struct ioli_layout l;
-	int err;
 
 	/* One process: one process record and one row are enough. */
 	ioli_layout_compute(nslots, 1, &l);
@@ -342,11 +343,6 @@ static int open_private(iol_table *t, uint32_t nslots)
 		t->base = NULL;
 		return -errno;
 	}
-	err = ioli_robust_mutex_init(&((struct ioli_hdr *)t->base)->lock);
-	if (!err)
-		err = ioli_robust_mutex_init(&((struct ioli_hdr *)t->base)->walock);
-	if (err)
-		return err;
 	ioli_header_init((struct ioli_hdr *)t->base, &l, new_salt(t->base));
 	view_init(t, &l);
 	t->private_ = true;
@@ -359,11 +355,14 @@ static int attach(iol_table *t)
 {
 	uint32_t kind = 0;
 	uint64_t ident = 0;
-	int err;
+	int err, stid;
 
 	err = ioli_proc_identity(getpid(), &kind, &ident);
 	if (err)
 		return err;
+	stid = ioli_sentinel_tid(t);
+	if (stid < 0)
+		return stid;
 	err = ioli_tlock(t);
 	if (err)
 		return err;
@@ -376,6 +375,15 @@ static int attach(iol_table *t)
 		atomic_store_explicit(&pr->pid, (uint32_t)getpid(), memory_order_relaxed);
 		atomic_store_explicit(&pr->ident_kind, kind, memory_order_relaxed);
 		atomic_store_explicit(&pr->ident, ident, memory_order_relaxed);
+		/* Listed before it holds our tid: the kernel reports our
+		 * death through it from the moment the record is LIVE. */
+		err = ioli_sentinel_track(t, &pr->live);
+		if (err) {
+			ioli_tunlock(t);
+			return err;
+		}
+		atomic_store_explicit(&pr->stid, (uint32_t)stid, memory_order_relaxed);
+		atomic_store_explicit(&pr->live, (uint32_t)stid, memory_order_release);
 		ioli_tset(t, &pr->gen, atomic_load_explicit(&pr->gen, memory_order_relaxed) + 1);
 		if (p >= ioli_proc_hwm(t))
 			ioli_tset(t, &t->hdr->proc_hwm, p + 1);
@@ -383,6 +391,18 @@ static int attach(iol_table *t)
 		t->self = p;
 		t->self_gen = atomic_load_explicit(&pr->gen, memory_order_relaxed);
 		ioli_tunlock(t);
+		/* Our predecessor in the ring now watches us (we watch its old
+		 * target); our own sentinel looks for its target too. */
+		uint32_t n = ioli_proc_hwm(t);
+		for (uint32_t i = 1; i < n; i++) {
+			uint32_t q = (p + n - i) % n;
+
+			if (atomic_load(&t->procs[q].state) == IOLI_PROC_LIVE) {
+				ioli_sentinel_poke(t, q);
+				break;
+			}
+		}
+		ioli_sentinel_kick(t);
 		return 0;
 	}
 	ioli_tunlock(t);
@@ -393,7 +413,10 @@ static int attach(iol_table *t)
 static void detach(iol_table *t)
 {
 	struct ioli_proc *pr = &t->procs[t->self];
+	bool freed = false;
 
+	if (atomic_exchange(&t->detached, true))
+		return;
 	if (ioli_tlock(t))
 		return;
 	if (atomic_load_explicit(&pr->state, memory_order_relaxed) == IOLI_PROC_LIVE &&
@@ -417,8 +440,16 @@ static void detach(iol_table *t)
 		for (unsigned i = 0; i < sizeof(pr->row_pages) / sizeof(pr->row_pages[0]); i++)
 			atomic_store(&pr->row_pages[i], 0);
 		ioli_tset(t, &pr->state, IOLI_PROC_FREE);
+		freed = true;
 	}
 	ioli_tunlock(t);
+	if (freed) {
+		/* Wakes whoever watches us, to move on to our successor. */
+		if (atomic_exchange(&pr->live, 0) & FUTEX_WAITERS)
+			ioli_futex_wake(&pr->live, INT_MAX, false);
+		ioli_sentinel_untrack(t, &pr->live);
+	}
+	ioli_sentinel_kick(t);
 }
 
 int iol_table_open(const char *name, const struct iol_table_opts *opts, iol_table **out)
@@ -496,6 +527,9 @@ int iol_table_close(iol_table *t)
 	reg_del(t);
 	ioli_handles_close_table(t);
 	ioli_threc_release_self(t);
+	/* Now, not when the last local reference goes (a process watch may
+	 * hold one past exit()): after close the process holds nothing. */
+	detach(t);
 	ioli_table_unref(t);
 	return 0;
 }

@@ -30,7 +30,7 @@
 #include "iolayer.h"
 
 #define IOLI_MAGIC	0x31726579616c6f69ULL /* "iolayer1" little-endian */
-#define IOLI_VERSION	1u
+#define IOLI_VERSION	2u
 
 #define IOLI_MAX_THRECS 16384u /* thread records per table (index+1 fits 15 bits) */
 #define IOLI_UNDO_MAX	64u    /* undo entries per table-lock critical section */
@@ -160,7 +160,17 @@ struct ioli_proc {
 	_Atomic uint64_t ident;
 	/* bit p set: row page p (1024 slots) may hold non-zero counts */
 	_Atomic uint64_t row_pages[(1u << 20) / 1024u / 64u];
-	uint8_t reserved[104];
+	/*
+	 * The process's liveness word: its sentinel thread's tid while the
+	 * record is LIVE (src/sentinel.c).  The word is on that thread's
+	 * robust list, so when the process dies or exec()s, the kernel sets
+	 * FUTEX_OWNER_DIED in it and wakes the survivor watching it.
+	 */
+	alignas(8) _Atomic uint32_t live;
+	_Atomic uint32_t stid; /* the tid live holds while the record is ours */
+	_Atomic uint32_t poke; /* bumped to make our sentinel pick its target again */
+	uint32_t reserved1;
+	uint8_t reserved[88];
 };
 
 #define IOLI_THREC_FREE 0u
@@ -174,14 +184,19 @@ struct ioli_threc {
 	_Atomic uint32_t next;	/* free list, index + 1 (T) */
 	uint32_t reserved0[3];
 	/*
-	 * Locked by the thread for as long as the record is its own.  A robust
-	 * process-shared mutex: when the thread dies in any way the kernel
-	 * marks its word FUTEX_OWNER_DIED and wakes a waiter, which is how a
-	 * waiter in any process learns that a mutex owner died, with no
-	 * polling.  Its first int is the kernel's robust futex word.
+	 * The thread's liveness word: the tid of its process's sentinel
+	 * thread (src/sentinel.c) for as long as the record is its own, 0
+	 * once released.  It is on the sentinel's robust list, whose entries
+	 * live in process-private memory: when the process dies or exec()s,
+	 * the kernel marks the word FUTEX_OWNER_DIED and wakes a waiter; a
+	 * thread that exits clears it from its thread-specific destructor.
+	 * That is how a waiter in any process learns that a mutex owner
+	 * died, with no polling, and no pointer in shared memory is ever
+	 * followed.
 	 */
-	pthread_mutex_t live;
-	uint8_t reserved1[128 - 32 - sizeof(pthread_mutex_t)];
+	alignas(8) _Atomic uint32_t live;
+	_Atomic uint32_t stid; /* the value live holds while the record is LIVE */
+	uint8_t reserved1[128 - 32 - 8];
 	/*
 	 * Waiting journal, written only by the thread: the slots it is
 	 * registered on as a waiter, so that the counts of a thread that died
@@ -198,6 +213,22 @@ struct ioli_threc {
 };
 
 /* ---- header -------------------------------------------------------- */
+
+/*
+ * A robust table lock (T, L), our own rather than a glibc robust mutex,
+ * whose list pointers would sit in shared memory where one scribble turns
+ * an unlock into a write anywhere in the process.  The word holds the
+ * locking process's sentinel tid (plus FUTEX_WAITERS / FUTEX_OWNER_DIED, as
+ * the kernel's robust-futex protocol wants); it is on the sentinel's
+ * robust list, so the kernel marks it FUTEX_OWNER_DIED when that process
+ * dies.  pid is the holder's process, written after each acquisition so a
+ * taker can wait for a dead holder's last threads to be gone.
+ */
+struct ioli_rlock {
+	_Atomic uint32_t word;
+	_Atomic uint32_t pid;
+	uint32_t reserved[6];
+};
 
 struct ioli_undo {
 	uint64_t off; /* byte offset of a 32-bit field from the table base */
@@ -218,7 +249,7 @@ struct ioli_hdr {
 	uint32_t slot_size;
 	uint32_t proc_size;
 	uint32_t threc_size;
-	uint32_t mutex_size;
+	uint32_t lock_size;
 	uint32_t nslots;
 	uint32_t nbuckets;
 	uint32_t max_procs;
@@ -229,7 +260,7 @@ struct ioli_hdr {
 	uint32_t reserved0;
 
 	/* T: the table lock.  Allocation, names, references, records. */
-	alignas(64) pthread_mutex_t lock;
+	alignas(64) struct ioli_rlock lock;
 	_Atomic uint32_t free_head;  /* free slot list, index + 1 */
 	_Atomic uint32_t hwm;	     /* slots [0, hwm) have been used */
 	_Atomic uint32_t live;	     /* live objects */
@@ -240,7 +271,7 @@ struct ioli_hdr {
 	struct ioli_undo undo[IOLI_UNDO_MAX];
 
 	/* L: the wait-all lock and its journal (roll-forward on death) */
-	alignas(64) pthread_mutex_t walock;
+	alignas(64) struct ioli_rlock walock;
 	_Atomic uint32_t wa_phase;
 	_Atomic uint32_t wa_n;
 	struct {
@@ -276,7 +307,10 @@ struct iol_table {
 	dev_t dev;		     /* file identity (0 for private tables) */
 	ino_t ino;
 	char name[65];
-	struct iol_table *reg_next; /* the process's registry of tables */
+	struct iol_table *reg_next;		/* the process's registry of tables */
+	struct ioli_sentinel *_Atomic sentinel; /* src/sentinel.c: NULL until first needed */
+	_Atomic pid_t tholder, lholder;		/* the thread of ours holding T / L, or 0 */
+	_Atomic bool detached;			/* our process record was given back */
 };
 
 /* Pointer helpers, all bounds-checked by the callers' index checks. */
@@ -316,8 +350,11 @@ int ioli_header_check(const struct ioli_hdr *h, uint64_t file_size, struct ioli_
 #else
 #define IOLI_LOCK_PATIENCE_S 10
 #endif
-/* Lock a robust table lock: 0, EOWNERDEAD, or a positive errno. */
-int ioli_robust_lock(pthread_mutex_t *m);
+/* Lock a robust table lock (T or L): 0, EOWNERDEAD (the holder died: the
+ * lock is now ours), EDEADLK (held past IOLI_LOCK_PATIENCE_S, or a relock
+ * by this thread), or another positive errno. */
+int ioli_rlock_lock(iol_table *t, struct ioli_rlock *l, _Atomic pid_t *holder);
+void ioli_rlock_unlock(struct ioli_rlock *l, _Atomic pid_t *holder);
 int ioli_tlock(iol_table *t);
 /* ioli_tlock(), also saying how long a stale log it emptied was (fsck). */
 int ioli_tlock_stale(iol_table *t, uint32_t *stale);
@@ -327,7 +364,36 @@ void ioli_tunlock(iol_table *t);
 void ioli_tcommit(iol_table *t);
 /* Under T: log the old value of a 32-bit field, then store v. */
 void ioli_tset(iol_table *t, _Atomic uint32_t *field, uint32_t v);
-int ioli_robust_mutex_init(pthread_mutex_t *m);
+
+/* ---- the sentinel thread (src/sentinel.c) -------------------------- */
+
+/* The tid of t's sentinel thread, started on first use: the value this
+ * process writes into lock and liveness words of t.  Or a negative errno. */
+int ioli_sentinel_tid(iol_table *t);
+/* Put a word of t (header, process or thread records) on the sentinel's
+ * robust list, or take it off.  track fails with -EAGAIN past the
+ * kernel's robust-list length limit. */
+int ioli_sentinel_track(iol_table *t, _Atomic uint32_t *word);
+void ioli_sentinel_untrack(iol_table *t, _Atomic uint32_t *word);
+/* Tell our own sentinel we attached or detached. */
+void ioli_sentinel_kick(iol_table *t);
+/* Make process record p's sentinel pick the record it watches again. */
+void ioli_sentinel_poke(iol_table *t, uint32_t p);
+/* Stop and join t's sentinel (nothing of ours may hold its tid then). */
+void ioli_sentinel_stop(iol_table *t);
+/* In a fork()ed child: the sentinel is the parent's; forget it. */
+void ioli_sentinel_after_fork(iol_table *t);
+/* Did the holder of liveness word w (expected to hold stid) go away:
+ * marked FUTEX_OWNER_DIED by the kernel, cleared, or naming another tid? */
+static inline bool ioli_live_word_dead(uint32_t w, uint32_t stid)
+{
+	return stid == 0 || (w & 0x40000000u /* FUTEX_OWNER_DIED */) ||
+	       (w & 0x3fffffffu /* FUTEX_TID_MASK */) != stid;
+}
+/* Wait (at most ms milliseconds) until process pid has no thread left
+ * running: a holder that the kernel reported dead may still have threads
+ * leaving.  Returns at once if pid is gone. */
+void ioli_wait_gone(pid_t pid, int ms);
 
 /* ---- process identity (src/procid.c) ------------------------------ */
 

@@ -58,8 +58,7 @@ pid_t ioli_gettid(void)
 
 static _Atomic uint32_t *live_word(struct ioli_threc *r)
 {
-	/* The first int of a glibc mutex is the kernel's robust futex word. */
-	return (_Atomic uint32_t *)&r->live.__data.__lock;
+	return &r->live;
 }
 
 static struct tls_rec *tls_find(iol_table *t)
@@ -90,9 +89,8 @@ uint32_t ioli_self_owner_peek(iol_table *t)
 static bool threc_dead(struct ioli_threc *r)
 {
 	uint32_t lw = atomic_load_explicit(live_word(r), memory_order_acquire);
-	uint32_t tid = atomic_load_explicit(&r->tid, memory_order_relaxed);
 
-	return (lw & FUTEX_OWNER_DIED) || (lw & FUTEX_TID_MASK) != tid || tid == 0;
+	return ioli_live_word_dead(lw, atomic_load_explicit(&r->stid, memory_order_relaxed));
 }
 
 /* Under T: put a record on the free list, its generation bumped so owner
@@ -210,7 +208,7 @@ int ioli_me_get(iol_table *t, struct ioli_me **out)
 	struct tls_rec *tr = tls_find(t);
 	struct ioli_threc *r;
 	pid_t tid;
-	int idx, err;
+	int idx, err, stid;
 	uint32_t gen;
 
 	if (tr) {
@@ -218,6 +216,9 @@ int ioli_me_get(iol_table *t, struct ioli_me **out)
 		return 0;
 	}
 	tid = ioli_gettid();
+	stid = ioli_sentinel_tid(t);
+	if (stid < 0)
+		return stid;
 	pthread_once(&tls_once, tls_key_init);
 	err = tls_grow();
 	if (err)
@@ -233,11 +234,13 @@ int ioli_me_get(iol_table *t, struct ioli_me **out)
 		return idx;
 	}
 	r = &t->threcs[idx];
-	/* The record is not LIVE yet, so nobody else looks at its mutex.
-	 * Locking a fresh robust mutex is one CAS: no system call under T. */
-	err = ioli_robust_mutex_init(&r->live);
-	if (!err)
-		err = -pthread_mutex_lock(&r->live);
+	/* The record is not LIVE yet, so nobody else looks at its word.  It
+	 * goes on our sentinel's robust list before it holds our tid. */
+	err = ioli_sentinel_track(t, live_word(r));
+	if (!err) {
+		atomic_store_explicit(&r->stid, (uint32_t)stid, memory_order_relaxed);
+		atomic_store_explicit(live_word(r), (uint32_t)stid, memory_order_release);
+	}
 	IOLI_FAULT("threc.alloc");
 	if (err) {
 		threc_free(t, (uint32_t)idx);
@@ -303,12 +306,10 @@ _Atomic uint32_t *ioli_owner_live_word(iol_table *t, uint32_t owner, uint32_t *v
 		return NULL;
 	lw = live_word(r);
 	v = atomic_load_explicit(lw, memory_order_acquire);
-	/* Set FUTEX_WAITERS as a glibc waiter would: the kernel wakes a
-	 * waiter at the owner's death only when the bit is set. */
+	/* Set FUTEX_WAITERS: the kernel wakes a waiter at the owner's death
+	 * only when the bit is set. */
 	for (;;) {
-		uint32_t tid = atomic_load_explicit(&r->tid, memory_order_relaxed);
-
-		if ((v & FUTEX_OWNER_DIED) || (v & FUTEX_TID_MASK) != tid || tid == 0)
+		if (ioli_live_word_dead(v, atomic_load_explicit(&r->stid, memory_order_relaxed)))
 			return NULL;
 		if (v & FUTEX_WAITERS)
 			break;
@@ -379,9 +380,11 @@ static void tls_rec_release(struct tls_rec *tr)
 				ioli_mutex_abandon_owned(t, tr->owned[i].slot, tr->owner);
 		}
 		atomic_store(&r->wait_n, 0);
-		/* Unlock before freeing: a record is never reinitialised while
-		 * still on a live thread's robust list. */
-		pthread_mutex_unlock(&r->live);
+		/* Clear before freeing, and wake whoever sleeps on it: this
+		 * thread is gone as far as its mutexes' waiters care. */
+		if (atomic_exchange(live_word(r), 0) & FUTEX_WAITERS)
+			ioli_futex_wake(live_word(r), INT_MAX, false);
+		ioli_sentinel_untrack(t, live_word(r));
 		if (ioli_tlock(t) == 0) {
 			if (atomic_load_explicit(&r->state, memory_order_relaxed) ==
 				IOLI_THREC_LIVE &&

@@ -2,42 +2,24 @@
 /*
  * T, the table lock, and its undo log.
  *
- * T is a process-shared robust mutex in the header.  If its holder dies,
- * the kernel marks the lock word FUTEX_OWNER_DIED and the next locker gets
- * EOWNERDEAD.  Every write made under T goes through ioli_tset(), which
- * first appends (offset, old value) to the undo log in the header, so the
- * next locker can roll a dead holder's half-done critical section back,
- * entry by entry in reverse, before marking the lock consistent.  The log
- * is emptied when the holder unlocks normally: that store is the commit.
+ * T is a robust lock word in the header (struct ioli_rlock): it holds the
+ * locking process's sentinel tid, and if that process dies the kernel marks
+ * it FUTEX_OWNER_DIED (src/sentinel.c) and the next locker gets EOWNERDEAD.  Every write made under
+ * T goes through ioli_tset(), which first appends (offset, old value) to the undo log in the
+ * header, so the next locker can roll a dead holder's half-done critical section back, entry by
+ * entry in reverse, before marking the lock consistent.  The log is emptied when the holder unlocks
+ * normally: that store is the commit.
  */
 #include <errno.h>
+#include <linux/futex.h>
 #include <time.h>
+#include <unistd.h>
+
+#include "futex/futex.h"
 
 #include "src/fault.h"
 #include "src/table.h"
 #include "src/watcher.h"
-
-int ioli_robust_mutex_init(pthread_mutex_t *m)
-{
-	pthread_mutexattr_t a;
-	int r;
-
-	r = pthread_mutexattr_init(&a);
-	if (r)
-		return -r;
-	r = pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
-	if (!r)
-		r = pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
-	/* Error-checking: a relock by the holder (say, exit() called from a
-	 * signal handler that interrupted a critical section, or a scribbled
-	 * lock word naming us) fails with EDEADLK instead of hanging. */
-	if (!r)
-		r = pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ERRORCHECK);
-	if (!r)
-		r = pthread_mutex_init(m, &a);
-	pthread_mutexattr_destroy(&a);
-	return -r;
-}
 
 static void undo_rollback(iol_table *t)
 {
@@ -63,25 +45,66 @@ static void undo_rollback(iol_table *t)
 	atomic_store_explicit(&h->undo_n, 0, memory_order_release);
 }
 
-int ioli_robust_lock(pthread_mutex_t *m)
+int ioli_rlock_lock(iol_table *t, struct ioli_rlock *l, _Atomic pid_t *holder)
 {
-	struct timespec ts;
-	int r = pthread_mutex_trylock(m);
+	struct ioli_deadline d;
+	uint32_t v = 0, want, waiters = 0;
+	pid_t me = ioli_gettid();
+	int stid = ioli_sentinel_tid(t);
 
-	/* Free (the common case): taken without reading the clock, which
-	 * costs as much as the lock itself.  EOWNERDEAD, EDEADLK (a relock by
-	 * the holder) and ENOTRECOVERABLE come back from trylock as they would
-	 * from the timed lock. */
-	if (r != EBUSY)
-		return r;
+	if (stid < 0)
+		return -stid;
+	/* Free (the common case): one CAS, no clock read. */
+	if (atomic_compare_exchange_strong(&l->word, &v, (uint32_t)stid))
+		goto taken;
 	/* Nobody holds T or L for more than a few hundred instructions, and
-	 * the kernel hands a dead holder's lock on; a lock still held after
-	 * this long is a stopped holder or a scribbled table.  Fail (and let
-	 * fsck say which) rather than hang forever. */
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += IOLI_LOCK_PATIENCE_S;
-	r = pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &ts);
-	return r == ETIMEDOUT ? EDEADLK : r;
+	 * the kernel marks a dead holder's word; a lock still held after this
+	 * long is a stopped holder or a scribbled table.  Fail (and let fsck
+	 * say which) rather than hang forever. */
+	ioli_deadline_set(&d, (int64_t)IOLI_LOCK_PATIENCE_S * 1000000000);
+	for (;;) {
+		v = atomic_load_explicit(&l->word, memory_order_relaxed);
+		if (v == 0) {
+			/* Having slept, keep FUTEX_WAITERS: others may sleep too. */
+			if (atomic_compare_exchange_weak(&l->word, &v, (uint32_t)stid | waiters))
+				goto taken;
+			continue;
+		}
+		if (v & FUTEX_OWNER_DIED) {
+			want = (uint32_t)stid | (v & FUTEX_WAITERS);
+			if (!atomic_compare_exchange_weak(&l->word, &v, want))
+				continue;
+			/* The kernel marks the word when the holder's sentinel
+			 * exits; its other threads may take a moment longer. */
+			ioli_wait_gone((pid_t)atomic_load(&l->pid), 100);
+			atomic_store(&l->pid, (uint32_t)getpid());
+			atomic_store_explicit(holder, me, memory_order_relaxed);
+			return EOWNERDEAD;
+		}
+		/* A relock by the holder (exit() from a signal handler that
+		 * interrupted a critical section) would wait for itself. */
+		if ((v & FUTEX_TID_MASK) == (uint32_t)stid &&
+		    atomic_load_explicit(holder, memory_order_relaxed) == me)
+			return EDEADLK;
+		if (!(v & FUTEX_WAITERS) &&
+		    !atomic_compare_exchange_weak(&l->word, &v, v | FUTEX_WAITERS))
+			continue;
+		waiters = FUTEX_WAITERS;
+		int r = ioli_futex_wait(&l->word, v | FUTEX_WAITERS, &d, false);
+		if (r == -ETIMEDOUT || (r != 0 && r != -EAGAIN && r != -EINTR))
+			return r == -ETIMEDOUT ? EDEADLK : -r;
+	}
+taken:
+	atomic_store_explicit(&l->pid, (uint32_t)getpid(), memory_order_relaxed);
+	atomic_store_explicit(holder, me, memory_order_relaxed);
+	return 0;
+}
+
+void ioli_rlock_unlock(struct ioli_rlock *l, _Atomic pid_t *holder)
+{
+	atomic_store_explicit(holder, 0, memory_order_relaxed);
+	if (atomic_exchange_explicit(&l->word, 0, memory_order_release) & FUTEX_WAITERS)
+		ioli_futex_wake(&l->word, 1, false);
 }
 
 int ioli_tlock(iol_table *t)
@@ -93,12 +116,11 @@ int ioli_tlock(iol_table *t)
 
 int ioli_tlock_stale(iol_table *t, uint32_t *stale)
 {
-	int r = ioli_robust_lock(&t->hdr->lock);
+	int r = ioli_rlock_lock(t, &t->hdr->lock, &t->tholder);
 
 	*stale = 0;
 	if (r == EOWNERDEAD) {
 		undo_rollback(t);
-		pthread_mutex_consistent(&t->hdr->lock);
 		/* Its process is dead, or dying: reclaim it once T is free.
 		 * Not from a view that is not attached (fsck, ls): it reclaims
 		 * by itself if asked to, and is unmapped as soon as it is done,
@@ -130,7 +152,7 @@ void ioli_tunlock(iol_table *t)
 	atomic_store_explicit(&t->hdr->undo_n, 0, memory_order_release);
 	if (reclaim)
 		ioli_table_ref(t);
-	pthread_mutex_unlock(&t->hdr->lock);
+	ioli_rlock_unlock(&t->hdr->lock, &t->tholder);
 	if (reclaim) {
 		ioli_watcher_reclaim(t);
 		ioli_table_unref(t);

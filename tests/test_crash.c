@@ -602,6 +602,11 @@ static void test_open_after_lock_holder_died(void **state)
 
 int main(void)
 {
+	/* These tests look at what a dead process leaves and at the triggers
+	 * other than the sentinels' watch (tests/test_reclaim_prompt.c tests
+	 * that): no sentinel of ours, or of our children, reclaims behind
+	 * their back. */
+	setenv("IOLAYER_WATCH", "0", 1);
 	if (cli_locate("test_crash"))
 		return 1;
 	const struct CMUnitTest tests[] = {

@@ -62,7 +62,7 @@ static void wa_lock_word(int h, uint32_t new_value)
 
 	assert_int_equal(ioli_handle_get(h, &r), 0);
 	hdr = r.t->hdr;
-	assert_int_equal(pthread_mutex_lock(&hdr->walock), 0);
+	assert_int_equal(ioli_rlock_lock(r.t, &hdr->walock, &r.t->lholder), 0);
 	v = atomic_load(&r.s->word);
 	atomic_store(&hdr->wa_phase, IOLI_WA_LOCKING);
 	atomic_store(&hdr->wa[0].slot, r.slot);
@@ -86,7 +86,7 @@ static void wa_finish(int h, bool commit)
 		     commit ? atomic_load(&hdr->wa[0].new) : atomic_load(&hdr->wa[0].old));
 	atomic_store(&hdr->wa_n, 0);
 	atomic_store(&hdr->wa_phase, IOLI_WA_IDLE);
-	assert_int_equal(pthread_mutex_unlock(&hdr->walock), 0);
+	ioli_rlock_unlock(&hdr->walock, &r.t->lholder);
 }
 
 /* ---- another thread's operation, blocked on L ------------------------- */
@@ -276,7 +276,7 @@ static void holder(int rd, int wr, void *arg)
 		    ioli_handle_get(m, &rm) == 0);
 	struct ioli_hdr *h = ct->hdr;
 	struct ioli_href *r[3] = {&rs, &re, &rm};
-	CHILD_CHECK(pthread_mutex_lock(&h->walock) == 0);
+	CHILD_CHECK(ioli_rlock_lock(ct, &h->walock, &ct->lholder) == 0);
 	atomic_store(&h->wa_phase, IOLI_WA_LOCKING);
 	for (uint32_t k = 0; k < 3; k++) {
 		uint32_t v = atomic_load(&r[k]->s->word);

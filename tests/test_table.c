@@ -576,7 +576,7 @@ static void test_foreign_header_fields(void **state)
 	    {"slot_size", offsetof(struct ioli_hdr, slot_size), 4},
 	    {"proc_size", offsetof(struct ioli_hdr, proc_size), 4},
 	    {"threc_size", offsetof(struct ioli_hdr, threc_size), 4},
-	    {"mutex_size", offsetof(struct ioli_hdr, mutex_size), 4},
+	    {"lock_size", offsetof(struct ioli_hdr, lock_size), 4},
 	    {"nslots", offsetof(struct ioli_hdr, nslots), 4},
 	    {"nbuckets", offsetof(struct ioli_hdr, nbuckets), 4},
 	    {"max_procs", offsetof(struct ioli_hdr, max_procs), 4},

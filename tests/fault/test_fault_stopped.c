@@ -31,13 +31,13 @@
 /* The child: take T through its own mapping of the table, say so, stop. */
 static void holder(int rd, int wr, void *arg)
 {
-	struct crash_map m;
+	iol_table *t;
 	char c = 'k';
 
 	(void)rd;
 	(void)arg;
-	crash_map(TABLE, &m);
-	CHILD_CHECK(pthread_mutex_lock(&m.hdr->lock) == 0);
+	CHILD_CHECK(iol_table_open(TABLE, NULL, &t) == 0);
+	CHILD_CHECK(ioli_tlock(t) == 0);
 	CHILD_CHECK(crash_write(wr, &c, 1));
 	raise(SIGSTOP);
 	for (;;)

@@ -33,12 +33,10 @@ static uint32_t le32(const uint8_t *p)
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-/* A well-formed robust mutex, free or owner-died. */
-static void sane_mutex(pthread_mutex_t *m, bool dead)
+/* A well-formed robust lock, free or owner-died. */
+static void sane_mutex(struct ioli_rlock *m, bool dead)
 {
-	ioli_robust_mutex_init(m);
-	if (dead)
-		*(_Atomic uint32_t *)&m->__data.__lock = FUTEX_OWNER_DIED;
+	atomic_store(&m->word, dead ? FUTEX_OWNER_DIED : 0);
 }
 
 static void region(const struct ioli_layout *l, enum fuzz_region r, uint64_t *off, uint64_t *len)

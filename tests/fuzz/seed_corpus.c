@@ -87,9 +87,9 @@ static void write_seed(const char *name, bool raw)
 	for (uint8_t c = 0; c < 8; c++)
 		if (fuzz_nslots((uint8_t)(c << 1)) == h->nslots)
 			ctl |= (uint8_t)(c << 1);
-	if (atomic_load((_Atomic uint32_t *)&h->lock.__data.__lock) & FUTEX_OWNER_DIED)
+	if (atomic_load(&h->lock.word) & FUTEX_OWNER_DIED)
 		ctl |= FUZZ_T_DEAD;
-	if (atomic_load((_Atomic uint32_t *)&h->walock.__data.__lock) & FUTEX_OWNER_DIED)
+	if (atomic_load(&h->walock.word) & FUTEX_OWNER_DIED)
 		ctl |= FUZZ_L_DEAD;
 	fputc(ctl, f);
 	fwrite(base, 1, FUZZ_HDR_BYTES, f);
@@ -196,7 +196,7 @@ static void dead_child(int what)
 			struct ioli_hdr *h = t->hdr;
 			uint32_t v = atomic_load(&r.s->word);
 
-			pthread_mutex_lock(&h->walock);
+			ioli_rlock_lock(t, &h->walock, &t->lholder);
 			atomic_store(&h->wa_phase, IOLI_WA_LOCKING);
 			atomic_store(&h->wa[0].slot, r.slot);
 			atomic_store(&h->wa[0].old, v);
