@@ -47,6 +47,8 @@
 /* The kernel stops walking a robust list after this many entries
  * (ROBUST_LIST_LIMIT); T, L and our process word take three. */
 #define LIST_LIMIT 2048u
+/* Reclaiming is shallow; ThreadSanitizer wants about 1 MiB of it. */
+#define STACK_SIZE (2u * 1024u * 1024u)
 
 struct ioli_sentinel {
 	struct robust_list_head head; /* registered by the sentinel thread */
@@ -54,10 +56,12 @@ struct ioli_sentinel {
 	unsigned n;		      /* entries on the list */
 	uint8_t *mirror;	      /* private nodes, one per word offset */
 	size_t mlen;
+	void *stack; /* our own: see ioli_sentinel_after_fork() */
 	pthread_t th;
 	_Atomic uint32_t tid;  /* 0 until running */
 	_Atomic uint32_t stop; /* process-private futex word */
 	_Atomic uint32_t kick; /* process-private: attached or detached here */
+	_Atomic uint32_t self; /* our process record while attached, else UINT32_MAX */
 };
 
 static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -114,14 +118,14 @@ static bool watch_once(iol_table *t, struct ioli_sentinel *s)
 	struct futex_waitv w[4];
 	struct ioli_deadline forever;
 	unsigned n = 0;
-	uint32_t self = t->self;
+	uint32_t self = atomic_load(&s->self);
 	uint32_t poke = 0, target = UINT32_MAX, v = 0, stid = 0;
 	struct ioli_proc *pr = NULL;
 
 	ioli_deadline_set(&forever, IOL_INFINITE);
 	ioli_waitv_entry(&w[n++], &s->stop, 0, true);
 	ioli_waitv_entry(&w[n++], &s->kick, atomic_load(&s->kick), true);
-	if (self != UINT32_MAX && !atomic_load(&t->detached) && watching()) {
+	if (self < t->max_procs && watching()) {
 		poke = atomic_load_explicit(&t->procs[self].poke, memory_order_acquire);
 		ioli_waitv_entry(&w[n++], &t->procs[self].poke, poke, false);
 		target = ring_next(t, self);
@@ -176,7 +180,8 @@ static void *sentinel_main(void *arg)
 	if ((int32_t)atomic_load(&s->tid) < 0)
 		return NULL;
 	while (!atomic_load(&s->stop)) {
-		if (watch_once(t, s) && !atomic_load(&s->stop) && !atomic_load(&t->detached))
+		if (watch_once(t, s) && !atomic_load(&s->stop) &&
+		    atomic_load(&s->self) != UINT32_MAX)
 			ioli_reclaim_dead(t);
 	}
 	/* Leaving normally: nothing of ours holds our tid any more. */
@@ -206,6 +211,7 @@ int ioli_sentinel_tid(iol_table *t)
 		pthread_mutex_unlock(&start_lock);
 		return -ENOMEM;
 	}
+	atomic_init(&s->self, UINT32_MAX);
 	/* The header, process and thread records: every word we list. */
 	s->mlen = (size_t)((uint8_t *)t->buckets - t->base);
 	s->mirror = mmap(NULL, s->mlen, PROT_READ | PROT_WRITE,
@@ -226,11 +232,26 @@ int ioli_sentinel_tid(iol_table *t)
 	ioli_sentinel_track(t, &t->hdr->lock.word);
 	ioli_sentinel_track(t, &t->hdr->walock.word);
 	/* No signal for the application is ever delivered to it. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	err = pthread_create(&s->th, NULL, sentinel_main, t);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_t attr;
+	err = pthread_attr_init(&attr);
+	if (!err) {
+		s->stack = mmap(NULL, STACK_SIZE, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+		err = s->stack == MAP_FAILED ? ENOMEM
+					     : pthread_attr_setstack(&attr, s->stack, STACK_SIZE);
+		if (s->stack == MAP_FAILED)
+			s->stack = NULL;
+	}
+	if (!err) {
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+		err = pthread_create(&s->th, &attr, sentinel_main, t);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		pthread_attr_destroy(&attr);
+	}
 	if (err) {
+		if (s->stack)
+			munmap(s->stack, STACK_SIZE);
 		t->sentinel = NULL;
 		munmap(s->mirror, s->mlen);
 		pthread_mutex_destroy(&s->lock);
@@ -297,12 +318,13 @@ void ioli_sentinel_poke(iol_table *t, uint32_t p)
 	ioli_futex_wake(&t->procs[p].poke, INT_MAX, false);
 }
 
-void ioli_sentinel_kick(iol_table *t)
+void ioli_sentinel_attached(iol_table *t, uint32_t self)
 {
 	struct ioli_sentinel *s = t->sentinel;
 
 	if (!s)
 		return;
+	atomic_store(&s->self, self);
 	atomic_fetch_add(&s->kick, 1);
 	ioli_futex_wake(&s->kick, INT_MAX, true);
 }
@@ -317,6 +339,7 @@ void ioli_sentinel_stop(iol_table *t)
 	ioli_futex_wake(&s->stop, INT_MAX, true);
 	pthread_join(s->th, NULL);
 	t->sentinel = NULL;
+	munmap(s->stack, STACK_SIZE);
 	munmap(s->mirror, s->mlen);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
@@ -349,6 +372,10 @@ void ioli_sentinel_after_fork(iol_table *t)
 	atomic_store(&t->lholder, 0);
 	if (!s)
 		return;
+	/* The parent's thread is not here.  Its stack stays mapped: were it
+	 * unmapped, a thread of the child could get a stack at the same
+	 * address, and so the parent's thread's id (which confuses
+	 * ThreadSanitizer, whose registry still holds that thread). */
 	t->sentinel = NULL;
 	munmap(s->mirror, s->mlen);
 	free(s);

@@ -402,7 +402,7 @@ static int attach(iol_table *t)
 				break;
 			}
 		}
-		ioli_sentinel_kick(t);
+		ioli_sentinel_attached(t, p);
 		return 0;
 	}
 	ioli_tunlock(t);
@@ -417,6 +417,7 @@ static void detach(iol_table *t)
 
 	if (atomic_exchange(&t->detached, true))
 		return;
+	ioli_sentinel_attached(t, UINT32_MAX); /* we watch nobody any more */
 	if (ioli_tlock(t))
 		return;
 	if (atomic_load_explicit(&pr->state, memory_order_relaxed) == IOLI_PROC_LIVE &&
@@ -449,7 +450,6 @@ static void detach(iol_table *t)
 			ioli_futex_wake(&pr->live, INT_MAX, false);
 		ioli_sentinel_untrack(t, &pr->live);
 	}
-	ioli_sentinel_kick(t);
 }
 
 int iol_table_open(const char *name, const struct iol_table_opts *opts, iol_table **out)

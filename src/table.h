@@ -375,8 +375,9 @@ int ioli_sentinel_tid(iol_table *t);
  * kernel's robust-list length limit. */
 int ioli_sentinel_track(iol_table *t, _Atomic uint32_t *word);
 void ioli_sentinel_untrack(iol_table *t, _Atomic uint32_t *word);
-/* Tell our own sentinel we attached or detached. */
-void ioli_sentinel_kick(iol_table *t);
+/* Tell our own sentinel we attached as record self (UINT32_MAX: detached):
+ * it watches the next record only while we are attached. */
+void ioli_sentinel_attached(iol_table *t, uint32_t self);
 /* Make process record p's sentinel pick the record it watches again. */
 void ioli_sentinel_poke(iol_table *t, uint32_t p);
 /* Stop and join t's sentinel (nothing of ours may hold its tid then). */
