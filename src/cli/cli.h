@@ -47,4 +47,14 @@ bool ioli_cli_colour(void);
 /* JSON output: s as a JSON string literal (quoted and escaped), or null. */
 void ioli_cli_json_str(FILE *out, const char *s);
 
+/*
+ * A user-supplied name (argument, table name) or path for a message:
+ * control and non-ASCII bytes as \xNN, at most 64 bytes of a name and 256
+ * of a path, then "..." (src/escape.h).  The result lives in one of 8
+ * static buffers used in turn: enough for one message (the command is
+ * single-threaded where it prints).
+ */
+const char *ioli_cli_name(const char *s);
+const char *ioli_cli_path(const char *s);
+
 #endif /* IOLAYER_CLI_H */

@@ -285,7 +285,10 @@ static int run_step(const struct step *s, const char *dir, bool quick, struct co
 		} else {
 			execl(path, s->prog, (char *)NULL);
 		}
-		fprintf(stderr, "iolayer bench: cannot run %s: %s\n", path, strerror(errno));
+		int e = errno;
+
+		fprintf(stderr, "iolayer bench: cannot run %s: %s\n", ioli_cli_path(path),
+			strerror(e));
 		_exit(127);
 	}
 	setpgid(pid, pid); /* also here: no race with a signal before the child's */
@@ -412,7 +415,8 @@ int ioli_cli_bench(int argc, char **argv)
 		} else if (!strcmp(a, "--no-chart")) {
 			chart = false;
 		} else {
-			return ioli_cli_usage_error("bench", "unknown argument '%s'", a);
+			return ioli_cli_usage_error("bench", "unknown argument '%s'",
+						    ioli_cli_name(a));
 		}
 	}
 	for (size_t i = 0; i < N_STEPS; i++)
@@ -420,7 +424,7 @@ int ioli_cli_bench(int argc, char **argv)
 			nsel++;
 	if (nsel == 0)
 		return ioli_cli_usage_error("bench", "--only %s names no benchmark (see --list)",
-					    only);
+					    ioli_cli_name(only));
 
 	err = find_dir(given_dir, dir, sizeof(dir), looked, sizeof(looked));
 	if (err) {
@@ -429,7 +433,7 @@ int ioli_cli_bench(int argc, char **argv)
 			"In a source tree, build them with 'make benches' (they go to "
 			"build/bench/); an installed iolayer has them in "
 			"PREFIX/libexec/iolayer/bench/ ('make install').\n",
-			steps[0].prog, looked);
+			steps[0].prog, ioli_cli_path(looked));
 		return CLI_FAIL;
 	}
 	if (list) {
@@ -470,7 +474,8 @@ int ioli_cli_bench(int argc, char **argv)
 		run.nsteps++;
 		c.sr = r;
 		if (!is_exec(dir, s->prog)) {
-			fprintf(stderr, "iolayer bench: %s/%s is missing\n", dir, s->prog);
+			fprintf(stderr, "iolayer bench: %s/%s is missing\n", ioli_cli_path(dir),
+				s->prog);
 			failed++;
 			continue;
 		}
@@ -510,7 +515,8 @@ int ioli_cli_bench(int argc, char **argv)
 	       run.seconds - 60.0 * (double)((long)run.seconds / 60));
 	err = ioli_cli_bench_write_json(json, &run);
 	if (err) {
-		fprintf(stderr, "iolayer bench: writing %s: %s\n", json, strerror(-err));
+		fprintf(stderr, "iolayer bench: writing %s: %s\n", ioli_cli_path(json),
+			strerror(-err));
 		failed++;
 	} else {
 		printf("results:  %s (logs in %s/)\n", json, logs);
@@ -522,7 +528,8 @@ int ioli_cli_bench(int argc, char **argv)
 				"iolayer bench: no chart: gnuplot is not installed (Debian: "
 				"gnuplot-nox; 'sh mk/deps.sh bench')\n");
 		else if (err)
-			fprintf(stderr, "iolayer bench: the chart %s: %s\n", svg, strerror(-err));
+			fprintf(stderr, "iolayer bench: the chart %s: %s\n", ioli_cli_path(svg),
+				strerror(-err));
 		else
 			printf("chart:    %s\n", svg);
 	}

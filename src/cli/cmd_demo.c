@@ -390,7 +390,8 @@ int ioli_cli_demo(int argc, char **argv)
 		if (!strcmp(argv[i], "--quick"))
 			d.quick = true;
 		else
-			return ioli_cli_usage_error("demo", "unknown argument '%s'", argv[i]);
+			return ioli_cli_usage_error("demo", "unknown argument '%s'",
+						    ioli_cli_name(argv[i]));
 	}
 	n = readlink("/proc/self/exe", d.self, sizeof(d.self) - 1);
 	if (n <= 0) {

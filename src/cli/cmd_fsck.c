@@ -70,7 +70,8 @@ int ioli_cli_fsck(int argc, char **argv)
 		else if (!strcmp(argv[i], "--json"))
 			json = true;
 		else if (argv[i][0] == '-')
-			return ioli_cli_usage_error("fsck", "unknown option '%s'", argv[i]);
+			return ioli_cli_usage_error("fsck", "unknown option '%s'",
+						    ioli_cli_name(argv[i]));
 		else if (!name)
 			name = argv[i];
 		else
@@ -79,10 +80,11 @@ int ioli_cli_fsck(int argc, char **argv)
 	if (!name)
 		return ioli_cli_usage_error("fsck", "which table?");
 	if (ioli_table_path(name, path, sizeof(path)))
-		return ioli_cli_usage_error("fsck", "'%s' is not a table name", name);
+		return ioli_cli_usage_error("fsck", "'%s' is not a table name",
+					    ioli_cli_name(name));
 	err = ioli_table_inspect(name, repair, &t);
 	if (err) {
-		fprintf(stderr, "iolayer fsck: %s: %s\n", path,
+		fprintf(stderr, "iolayer fsck: %s: %s\n", ioli_cli_path(path),
 			err == -EPROTO ? "not an iolayer table of this version" : strerror(-err));
 		return FSCK_ERROR;
 	}
@@ -99,7 +101,7 @@ int ioli_cli_fsck(int argc, char **argv)
 	if (err) {
 		if (json)
 			puts("]}");
-		fprintf(stderr, "iolayer fsck: %s: %s\n", path, strerror(-err));
+		fprintf(stderr, "iolayer fsck: %s: %s\n", ioli_cli_path(path), strerror(-err));
 		return FSCK_ERROR;
 	}
 	rc = res.found == 0 ? FSCK_CLEAN : res.unrepaired ? FSCK_DAMAGED : FSCK_REPAIRED;
@@ -107,9 +109,9 @@ int ioli_cli_fsck(int argc, char **argv)
 		printf("],\"clean\":%s,\"found\":%d,\"repaired\":%d}\n",
 		       res.found ? "false" : "true", res.found, res.found - res.unrepaired);
 	} else if (res.found == 0) {
-		printf("%s: clean\n", path);
+		printf("%s: clean\n", ioli_cli_path(path));
 	} else {
-		printf("%s: %d problem%s found, %d repaired%s\n", path, res.found,
+		printf("%s: %d problem%s found, %d repaired%s\n", ioli_cli_path(path), res.found,
 		       res.found == 1 ? "" : "s", res.found - res.unrepaired,
 		       res.unrepaired && !repair ? " (run with --repair to fix)" : "");
 	}

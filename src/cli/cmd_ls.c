@@ -41,7 +41,8 @@ int ioli_cli_ls(int argc, char **argv)
 		if (!strcmp(argv[i], "--json"))
 			json = true;
 		else if (argv[i][0] == '-')
-			return ioli_cli_usage_error("ls", "unknown option '%s'", argv[i]);
+			return ioli_cli_usage_error("ls", "unknown option '%s'",
+						    ioli_cli_name(argv[i]));
 		else if (!name)
 			name = argv[i];
 		else
@@ -54,17 +55,17 @@ int ioli_cli_ls(int argc, char **argv)
 		return ioli_cli_usage_error("ls",
 					    "'%s' is not a table name (1 to 64 of "
 					    "[A-Za-z0-9._-])",
-					    name);
+					    ioli_cli_name(name));
 	err = ioli_table_inspect(name, false, &t);
 	if (err) {
-		fprintf(stderr, "iolayer ls: %s: %s\n", path,
+		fprintf(stderr, "iolayer ls: %s: %s\n", ioli_cli_path(path),
 			err == -EPROTO ? "not an iolayer table of this version" : strerror(-err));
 		return CLI_FAIL;
 	}
 	if (json)
 		ioli_list_json(t, path, stdout);
 	else
-		ioli_list_text(t, path, stdout);
+		ioli_list_text(t, ioli_cli_path(path), stdout);
 	ioli_table_inspect_close(t);
 	return ioli_cli_finish(CLI_OK);
 }

@@ -31,16 +31,19 @@ int ioli_cli_rm(int argc, char **argv)
 		return ioli_cli_usage_error("rm", "which table?");
 	for (int i = 1; i < argc; i++) {
 		if (argv[i][0] == '-')
-			return ioli_cli_usage_error("rm", "unknown option '%s'", argv[i]);
+			return ioli_cli_usage_error("rm", "unknown option '%s'",
+						    ioli_cli_name(argv[i]));
 		if (ioli_table_path(argv[i], path, sizeof(path)))
-			return ioli_cli_usage_error("rm", "'%s' is not a table name", argv[i]);
+			return ioli_cli_usage_error("rm", "'%s' is not a table name",
+						    ioli_cli_name(argv[i]));
 	}
 	for (int i = 1; i < argc; i++) {
 		int err = iol_table_unlink(argv[i]);
 
 		ioli_table_path(argv[i], path, sizeof(path));
 		if (err) {
-			fprintf(stderr, "iolayer rm: %s: %s\n", path, strerror(-err));
+			fprintf(stderr, "iolayer rm: %s: %s\n", ioli_cli_path(path),
+				strerror(-err));
 			rc = CLI_FAIL;
 		}
 	}
