@@ -159,6 +159,105 @@ static void test_library_messages_are_escaped(void **state)
 	run_free(&r);
 }
 
+/* ---- `--`: a table whose name starts with '-' ------------------------ */
+
+static bool table_exists(const char *name)
+{
+	char path[4096];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/iolayer-%u-%s", getenv("IOLAYER_SHM_DIR"),
+		 (unsigned)geteuid(), name);
+	return lstat(path, &st) == 0;
+}
+
+static void make_table(const char *name)
+{
+	iol_table *t;
+
+	assert_int_equal(iol_table_open(name, NULL, &t), 0);
+	assert_int_equal(iol_table_close(t), 0);
+	assert_true(table_exists(name));
+}
+
+static void test_double_dash_ends_options(void **state)
+{
+	struct run r;
+
+	(void)state;
+	make_table("-dash");
+
+	/* Without `--` the name is an option, and nothing happens to it. */
+	r = run_cli((const char *[]){"ls", "-dash", NULL}, NULL, false);
+	assert_int_equal(r.status, 2);
+	has(r.err, "unknown option '-dash'");
+	run_free(&r);
+	r = run_cli((const char *[]){"rm", "-dash", NULL}, NULL, false);
+	assert_int_equal(r.status, 2);
+	run_free(&r);
+	assert_true(table_exists("-dash"));
+
+	/* ls, fsck: options before `--` (and after a name) still count. */
+	r = run_cli((const char *[]){"ls", "--", "-dash", NULL}, NULL, false);
+	assert_int_equal(r.status, 0);
+	has(r.out, "table -dash (");
+	run_free(&r);
+	r = run_cli((const char *[]){"ls", "--json", "--", "-dash", NULL}, NULL, false);
+	assert_int_equal(r.status, 0);
+	assert_json(r.out);
+	has(r.out, "\"table\":\"-dash\"");
+	run_free(&r);
+	r = run_cli((const char *[]){"fsck", "--", "-dash", NULL}, NULL, false);
+	assert_int_equal(r.status, 0);
+	has(r.out, "--dash: clean");
+	run_free(&r);
+	r = run_cli((const char *[]){"fsck", "--json", "--", "-dash", "--repair", NULL}, NULL,
+		    false);
+	assert_int_equal(r.status, 2); /* after `--`, a second table */
+	run_free(&r);
+	r = run_cli((const char *[]){"fsck", "--repair", "--json", "--", "-dash", NULL}, NULL,
+		    false);
+	assert_int_equal(r.status, 0);
+	assert_json(r.out);
+	run_free(&r);
+	/* After `--`, --help is a table name, not a request for help. */
+	r = run_cli((const char *[]){"ls", "--", "--help", NULL}, NULL, false);
+	assert_int_equal(r.status, 1);
+	has(r.err, "---help: No such file");
+	run_free(&r);
+
+	/* rm: several names, `--` among them. */
+	make_table("-two");
+	make_table("plain");
+	r = run_cli((const char *[]){"rm", "plain", "--", "-dash", "-two", NULL}, NULL, false);
+	assert_int_equal(r.status, 0);
+	assert_string_equal(r.err, "");
+	run_free(&r);
+	assert_false(table_exists("-dash"));
+	assert_false(table_exists("-two"));
+	assert_false(table_exists("plain"));
+	r = run_cli((const char *[]){"rm", "--", NULL}, NULL, false);
+	assert_int_equal(r.status, 2);
+	run_free(&r);
+	/* `--` after `--` is a name. */
+	make_table("--");
+	r = run_cli((const char *[]){"rm", "--", "--", NULL}, NULL, false);
+	assert_int_equal(r.status, 0);
+	run_free(&r);
+	assert_false(table_exists("--"));
+
+	/* The help of each says so. */
+	for (int i = 0; i < 3; i++) {
+		const char *cmd = i == 0 ? "ls" : i == 1 ? "rm" : "fsck";
+
+		r = run_cli((const char *[]){cmd, "--help", NULL}, NULL, false);
+		assert_int_equal(r.status, 0);
+		has(r.out, "[--]");
+		has(r.out, "may start with '-'");
+		run_free(&r);
+	}
+}
+
 int main(void)
 {
 	if (cli_locate("test_cli_args"))
@@ -167,6 +266,7 @@ int main(void)
 	    cmocka_unit_test(test_echoed_arguments_are_escaped_and_bounded),
 	    cmocka_unit_test(test_paths_are_escaped),
 	    cmocka_unit_test(test_library_messages_are_escaped),
+	    cmocka_unit_test(test_double_dash_ends_options),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * iolayer fsck TABLE [--repair] [--json]: check every invariant of a
+ * iolayer fsck [--repair] [--json] [--] TABLE: check every invariant of a
  * table, print what is wrong, and with --repair fix it.
  */
 #include <errno.h>
@@ -12,7 +12,7 @@
 #include "src/fsck.h"
 
 static const char help[] =
-    "usage: iolayer fsck TABLE [--repair] [--json]\n"
+    "usage: iolayer fsck [--repair] [--json] [--] TABLE\n"
     "\n"
     "Check the table TABLE of the calling user: locks not held by the dead,\n"
     "reference counts equal to what live processes hold, free list and name\n"
@@ -24,6 +24,7 @@ static const char help[] =
     "\n"
     "  --repair  fix what is wrong\n"
     "  --json    print one JSON object instead (for scripts)\n"
+    "  --        the end of the options: a TABLE after it may start with '-'\n"
     "\n"
     "Exit status: 0 clean; 1 damage found and all of it repaired; 4 damage\n"
     "found and (some) left as it was; 8 the table could not be checked; 2 usage.\n";
@@ -53,7 +54,7 @@ static void print_finding(void *arg, const struct ioli_fsck_finding *f)
 int ioli_cli_fsck(int argc, char **argv)
 {
 	const char *name = NULL;
-	bool repair = false, json = false;
+	bool repair = false, json = false, options = true;
 	char path[PATH_MAX];
 	struct ioli_fsck_result res;
 	struct out o = {.first = true};
@@ -65,11 +66,13 @@ int ioli_cli_fsck(int argc, char **argv)
 		return ioli_cli_finish(CLI_OK);
 	}
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--repair"))
+		if (options && !strcmp(argv[i], "--"))
+			options = false;
+		else if (options && !strcmp(argv[i], "--repair"))
 			repair = true;
-		else if (!strcmp(argv[i], "--json"))
+		else if (options && !strcmp(argv[i], "--json"))
 			json = true;
-		else if (argv[i][0] == '-')
+		else if (options && argv[i][0] == '-')
 			return ioli_cli_usage_error("fsck", "unknown option '%s'",
 						    ioli_cli_name(argv[i]));
 		else if (!name)
