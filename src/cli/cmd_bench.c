@@ -482,7 +482,7 @@ int ioli_cli_bench(int argc, char **argv)
 		snprintf(r->log, sizeof(r->log), "%s/%.*s.txt", logs,
 			 (int)(strlen(s->prog) - (is_script(s->prog) ? 3 : 0)), s->prog);
 		if (ioli_cli_bench_mkdirs_for(r->log) == 0)
-			c.log = fopen(r->log, "w");
+			c.log = ioli_cli_replace(r->log);
 		if (!c.log)
 			r->log[0] = '\0';
 		fprintf(stderr, "[%zu/%d] %s: %s (about %d s)\n", run.nsteps, nsel, s->prog,
