@@ -373,7 +373,7 @@ static void header(const struct ioli_cli_bench_run *run, const char *dir, int ns
 		printf("          (a busy machine: expect a wider spread; run again when "
 		       "it is idle)\n");
 	printf("date:     %s\n", run->m.date);
-	printf("programs: %s\n\n", dir);
+	printf("programs: %s\n\n", ioli_cli_path(dir));
 	fflush(stdout);
 }
 
@@ -440,7 +440,7 @@ int ioli_cli_bench(int argc, char **argv)
 		for (size_t i = 0; i < N_STEPS; i++)
 			printf("%-16s %-8s %s\n", steps[i].prog,
 			       is_exec(dir, steps[i].prog) ? "found" : "MISSING", steps[i].what);
-		printf("in %s\n", dir);
+		printf("in %s\n", ioli_cli_path(dir));
 		return ioli_cli_finish(CLI_OK);
 	}
 
@@ -497,7 +497,7 @@ int ioli_cli_bench(int argc, char **argv)
 		}
 		if (r->status != 0) {
 			fprintf(stderr, "iolayer bench: %s %s (see %s)\n", s->prog,
-				r->status == -2 ? "timed out" : "failed", r->log);
+				r->status == -2 ? "timed out" : "failed", ioli_cli_path(r->log));
 			failed++;
 		} else if (r->results == 0) {
 			fprintf(stderr, "iolayer bench: %s printed no @result line\n", s->prog);
@@ -519,7 +519,7 @@ int ioli_cli_bench(int argc, char **argv)
 			strerror(-err));
 		failed++;
 	} else {
-		printf("results:  %s (logs in %s/)\n", json, logs);
+		printf("results:  %s (logs in %s/)\n", ioli_cli_path(json), ioli_cli_path(logs));
 	}
 	if (chart) {
 		err = ioli_cli_bench_chart(svg, &run);
@@ -531,7 +531,7 @@ int ioli_cli_bench(int argc, char **argv)
 			fprintf(stderr, "iolayer bench: the chart %s: %s\n", ioli_cli_path(svg),
 				strerror(-err));
 		else
-			printf("chart:    %s\n", svg);
+			printf("chart:    %s\n", ioli_cli_path(svg));
 	}
 	for (size_t i = 0; i < run.nrecs; i++)
 		ioli_cli_bench_rec_free(&run.recs[i]);
