@@ -76,13 +76,27 @@ struct iol_table_opts {
  *
  * The file is $IOLAYER_SHM_DIR (default /dev/shm) / "iolayer-<uid>-<name>".
  * name NULL means "default".  opts NULL means all defaults.  The capacity
- * and mode in opts apply only when this call creates the table.
+ * and mode in opts apply only when this call creates the table.  The mode
+ * has owner bits only: other users are refused a table whatever its mode.
+ *
+ * IOLAYER_SHM_DIR must be a directory other users cannot rearrange: owned
+ * by root or by the calling user (effective uid), and, if it is group- or
+ * other-writable, sticky.  /dev/shm (root, 1777) and a private 0700
+ * directory qualify; a directory of another user, or a 0777 (or 0770)
+ * directory without the sticky bit, is refused with -EACCES.  Only the
+ * directory itself is checked, not its parents: those must not be
+ * writable by other users either.  (IOL_TABLE_PRIVATE tables have no file
+ * and skip this check.)
  *
  * Returns 0 and sets *out, or:
  *   -EINVAL   name is not 1 to 64 of [A-Za-z0-9._-]; out is NULL; unknown
  *             flags; opts->slots above IOL_TABLE_MAX_SLOTS or below 16;
- *             opts->mode with bits outside 07777
- *   -EACCES   the file belongs to another user, or the mode refuses us
+ *             opts->mode with bits outside 07777, or with any group or
+ *             other bit (077)
+ *   -EACCES   the file belongs to another user, or the mode refuses us;
+ *             or the directory is not owned by root or the caller, or is
+ *             group- or other-writable without the sticky bit (above)
+ *   -ENOENT, -ENOTDIR  the directory does not exist, or is not one
  *   -ELOOP    the path is a symbolic link
  *   -EPROTO   the file is not an iolayer table of this version and layout
  *             (foreign magic, version, layout or size)

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "src/escape.h"
 #include "src/probe_internal.h"
 
 struct feature_meta {
@@ -175,10 +176,12 @@ static void apply_disable(struct iol_features *f)
 		int id = iol_feature_by_name(tok);
 
 		if (id < 0) {
+			char e[IOLI_ESC_BUFLEN(IOLI_ESC_NAME)];
+
 			fprintf(stderr,
 				"iolayer: IOLAYER_DISABLE: unknown feature \"%s\" ignored "
 				"(`iolayer probe` lists the names)\n",
-				tok);
+				ioli_escape(tok, IOLI_ESC_NAME, e, sizeof(e)));
 			continue;
 		}
 		mask_feature(f, id, "disabled by IOLAYER_DISABLE");
@@ -214,11 +217,14 @@ static void choose_backend(struct iol_features *f)
 		f->backend_reason = "forced by IOLAYER_BACKEND=epoll";
 		return;
 	}
-	if (env && *env && strcmp(env, "auto") != 0)
+	if (env && *env && strcmp(env, "auto") != 0) {
+		char e[IOLI_ESC_BUFLEN(IOLI_ESC_NAME)];
+
 		fprintf(stderr,
 			"iolayer: IOLAYER_BACKEND: unknown value \"%s\" ignored "
 			"(use uring, epoll or auto)\n",
-			env);
+			ioli_escape(env, IOLI_ESC_NAME, e, sizeof(e)));
+	}
 	if (u->available) {
 		f->backend = "io_uring";
 		f->backend_reason = "io_uring_setup works";

@@ -164,6 +164,27 @@ static const char *shm_dir(void)
 	return d && *d ? d : "/dev/shm";
 }
 
+/*
+ * The table directory must be one other users cannot rearrange: owned by
+ * root or by us, and if group- or other-writable then sticky (as /dev/shm,
+ * root 1777, is).  Otherwise another user could rename, replace or remove
+ * our tables there.  Only the directory itself is checked, not its parents.
+ */
+static int check_shm_dir(void)
+{
+	struct stat st;
+
+	if (stat(shm_dir(), &st) < 0)
+		return -errno;
+	if (!S_ISDIR(st.st_mode))
+		return -ENOTDIR;
+	if (st.st_uid != 0 && st.st_uid != geteuid())
+		return -EACCES;
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))
+		return -EACCES;
+	return 0;
+}
+
 static int table_path(const char *name, char *buf, size_t len)
 {
 	int n = snprintf(buf, len, "%s/iolayer-%u-%s", shm_dir(), (unsigned)geteuid(), name);
@@ -309,6 +330,8 @@ static int open_shared(iol_table *t, const char *name, uint32_t nslots, mode_t m
 	char path[PATH_MAX];
 	int err = table_path(name, path, sizeof(path));
 
+	if (!err)
+		err = check_shm_dir();
 	if (err)
 		return err;
 	/* open, or create and link, or open the winner's: a few rounds at
@@ -470,7 +493,9 @@ int iol_table_open(const char *name, const struct iol_table_opts *opts, iol_tabl
 		return -EINVAL;
 	if (o.mode == 0)
 		o.mode = 0600;
-	if (o.mode & ~(mode_t)07777)
+	/* Group and other bits would be pointless: another user's process
+	 * is refused a table whatever its mode (map_file). */
+	if (o.mode & ~(mode_t)07700)
 		return -EINVAL;
 	if (!name)
 		name = "default";

@@ -158,6 +158,7 @@ X("iol_table_open", "unknown flags", NONE, -EINVAL, open_with(TABLE, 0x2, 0, 0))
 X("iol_table_open", "15 slots", NONE, -EINVAL, open_with("x15", 0, 15, 0))                          \
 X("iol_table_open", "2^20 + 1 slots", NONE, -EINVAL, open_with("xbig", 0, IOL_TABLE_MAX_SLOTS + 1, 0)) \
 X("iol_table_open", "mode beyond 07777", NONE, -EINVAL, open_with("xmode", 0, 0, 010000))           \
+X("iol_table_open", "mode with group/other bits", NONE, -EINVAL, open_with("xmode", 0, 0, 0640))   \
 X("iol_table_open", "a symbolic link", NONE, -ELOOP, open_with("link", 0, 0, 0))                    \
 X("iol_table_open", "not a table", NONE, -EPROTO, open_with("notatable", 0, 0, 0))                  \
 X("iol_table_open", "another user's file", NONE, -EACCES, open_with("foreign", 0, 0, 0))            \

@@ -264,6 +264,56 @@ static void test_bench_reports_a_failing_program(void **state)
 	standard_programs();
 }
 
+/* The files bench writes are never written through a name planted in
+ * their directory (a symbolic link at the JSON file's old temporary name,
+ * or at a log's name): the link's target is untouched and the real file
+ * takes the name. */
+static void test_bench_does_not_follow_planted_links(void **state)
+{
+	char out[256], logs[300], json[320], link_tmp[340], link_log[340], victim[300];
+	const char precious[] = "precious, not to be written\n";
+	struct stat st;
+	char *s;
+
+	(void)state;
+	snprintf(out, sizeof(out), "%s/planted", tmp);
+	assert_int_equal(mkdir(out, 0755), 0);
+	snprintf(logs, sizeof(logs), "%s/logs", out);
+	assert_int_equal(mkdir(logs, 0755), 0);
+	snprintf(victim, sizeof(victim), "%s/victim", tmp);
+	write_file(victim, precious, 0644);
+	snprintf(json, sizeof(json), "%s/latest.json", out);
+	snprintf(link_tmp, sizeof(link_tmp), "%s.tmp", json);
+	snprintf(link_log, sizeof(link_log), "%s/sync_bench.txt", logs);
+	assert_int_equal(symlink(victim, link_tmp), 0);
+	assert_int_equal(symlink(victim, link_log), 0);
+
+	struct run r = run_cli((const char *[]){"bench", "--quick", "--only", "sync_bench", "--dir",
+						bdir, "--json", json, "--no-chart", NULL},
+			       NULL, false);
+	if (r.status != 0)
+		fail_msg("status %d\nstdout:\n%s\nstderr:\n%s", r.status, r.out, r.err);
+	run_free(&r);
+	s = read_file(victim);
+	assert_string_equal(s, precious);
+	free(s);
+	/* the results and the log are real files of their own */
+	assert_int_equal(lstat(json, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	s = read_file(json);
+	assert_json(s);
+	has(s, "\"name\": \"sync_bench\", \"status\": 0");
+	free(s);
+	assert_int_equal(lstat(link_log, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	s = read_file(link_log);
+	has(s, "a human table line of sync_bench");
+	free(s);
+	/* the planted link is left as it was */
+	assert_int_equal(lstat(link_tmp, &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+}
+
 static void test_bench_missing_programs(void **state)
 {
 	char empty[256], lone[512], saved[sizeof(cli)];
@@ -383,6 +433,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_bench_runs_every_program_into_one_table),
 	    cmocka_unit_test(test_bench_reports_a_failing_program),
+	    cmocka_unit_test(test_bench_does_not_follow_planted_links),
 	    cmocka_unit_test(test_bench_missing_programs),
 	    cmocka_unit_test(test_bench_usage_errors),
 	    cmocka_unit_test(test_bench_chart),

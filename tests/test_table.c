@@ -24,6 +24,9 @@
 #include "src/table.h" /* only for the header layout, to forge foreign files */
 #include "tests/helpers.h"
 
+/* A uid that is not ours and not root (tests that need root give it files). */
+#define OTHER_UID 4242
+
 static bool path_exists(const char *path)
 {
 	struct stat st;
@@ -136,11 +139,113 @@ static void test_open_argument_errors(void **state)
 	assert_int_equal(iol_table_close(NULL), -EINVAL);
 }
 
+/* Group and other bits in the mode are refused: other users could not
+ * use the table anyway.  Nothing is created. */
+static void test_mode_other_bits_refused(void **state)
+{
+	static const mode_t bad[] = {0640, 0604, 0660, 0666, 0602, 0620, 0610, 0601, 0677, 07777};
+	struct iol_table_opts o = {0};
+	char name[65], path[PATH_MAX];
+	iol_table *t;
+
+	(void)state;
+	th_uniq(name, sizeof(name), "modebits");
+	th_table_path(name, path, sizeof(path));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		o.mode = bad[i];
+		if (iol_table_open(name, &o, &t) != -EINVAL)
+			fail_msg("mode %04o: want -EINVAL", (unsigned)bad[i]);
+		assert_false(path_exists(path));
+	}
+	/* Owner bits alone are fine, and so is IOL_TABLE_PRIVATE's check. */
+	o.mode = 0600;
+	assert_int_equal(iol_table_open(name, &o, &t), 0);
+	assert_int_equal(iol_table_close(t), 0);
+	assert_int_equal(iol_table_unlink(name), 0);
+	o = (struct iol_table_opts){.flags = IOL_TABLE_PRIVATE, .mode = 0644};
+	assert_int_equal(iol_table_open(name, &o, &t), -EINVAL);
+}
+
+/* ---- the table directory's permissions ------------------------------ */
+
+/* Opens (and removes) a table in dir, in a child so that this process's
+ * IOLAYER_SHM_DIR never changes; the child exits with -(the result). */
+static int child_open_in(void *arg)
+{
+	const char *dir = arg;
+	char name[65];
+	iol_table *t;
+	int r;
+
+	setenv("IOLAYER_SHM_DIR", dir, 1);
+	th_uniq(name, sizeof(name), "dirperm");
+	r = iol_table_open(name, NULL, &t);
+	if (r == 0) {
+		TH_CHECK_EQ(iol_table_close(t), 0);
+		TH_CHECK_EQ(iol_table_unlink(name), 0);
+	}
+	return -r;
+}
+
+static bool dir_is_empty(const char *dir)
+{
+	char cmd[PATH_MAX + 32];
+
+	snprintf(cmd, sizeof(cmd), "test -z \"$(ls -A '%s')\"", dir);
+	return system(cmd) == 0;
+}
+
+static void test_shm_dir_permissions(void **state)
+{
+	char dir[PATH_MAX];
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/perm.XXXXXX", th_dir());
+	assert_non_null(mkdtemp(dir));
+
+	/* A private directory of ours (mkdtemp: 0700) works. */
+	assert_int_equal(th_run(child_open_in, dir), 0);
+	/* Sticky and world-writable, as /dev/shm is: works. */
+	assert_int_equal(chmod(dir, 01777), 0);
+	assert_int_equal(th_run(child_open_in, dir), 0);
+	/* Writable by others, not sticky: refused, nothing created. */
+	assert_int_equal(chmod(dir, 0777), 0);
+	assert_int_equal(th_run(child_open_in, dir), EACCES);
+	assert_true(dir_is_empty(dir));
+	assert_int_equal(chmod(dir, 0770), 0);
+	assert_int_equal(th_run(child_open_in, dir), EACCES);
+	assert_int_equal(chmod(dir, 0730), 0);
+	assert_int_equal(th_run(child_open_in, dir), EACCES);
+	assert_true(dir_is_empty(dir));
+	/* Read-only for the others is fine. */
+	assert_int_equal(chmod(dir, 0755), 0);
+	assert_int_equal(th_run(child_open_in, dir), 0);
+
+	/* Owned by another user (not root): refused, even 0700 or sticky. */
+	if (geteuid() == 0) {
+		assert_int_equal(chown(dir, OTHER_UID, OTHER_UID), 0);
+		assert_int_equal(chmod(dir, 0700), 0);
+		assert_int_equal(th_run(child_open_in, dir), EACCES);
+		assert_int_equal(chmod(dir, 01777), 0);
+		assert_int_equal(th_run(child_open_in, dir), EACCES);
+		assert_true(dir_is_empty(dir));
+		assert_int_equal(chown(dir, 0, 0), 0);
+	} else {
+		print_message("not root: cannot give a directory to another user\n");
+	}
+	assert_int_equal(rmdir(dir), 0);
+
+	/* A missing directory, and a file that is not one. */
+	snprintf(dir, sizeof(dir), "%s/perm-missing", th_dir());
+	assert_int_equal(th_run(child_open_in, dir), ENOENT);
+	assert_int_equal(th_run(child_open_in, "/dev/null"), ENOTDIR);
+}
+
 /* ---- where the file is ---------------------------------------------- */
 
 static void test_file_name_mode_owner(void **state)
 {
-	struct iol_table_opts o = {.mode = 0640};
+	struct iol_table_opts o = {.mode = 0700};
 	char name[65], path[PATH_MAX], want[PATH_MAX];
 	struct stat st;
 	iol_table *t;
@@ -162,15 +267,15 @@ static void test_file_name_mode_owner(void **state)
 	th_table_path(name, path, sizeof(path));
 	assert_int_equal(iol_table_open(name, &o, &t), 0);
 	assert_int_equal(lstat(path, &st), 0);
-	assert_int_equal(st.st_mode & 07777, 0640);
+	assert_int_equal(st.st_mode & 07777, 0700);
 	/* The mode applies only when this call creates the table. */
 	{
-		struct iol_table_opts o2 = {.mode = 0604};
+		struct iol_table_opts o2 = {.mode = 0400};
 		iol_table *t2;
 
 		assert_int_equal(iol_table_open(name, &o2, &t2), 0);
 		assert_int_equal(lstat(path, &st), 0);
-		assert_int_equal(st.st_mode & 07777, 0640);
+		assert_int_equal(st.st_mode & 07777, 0700);
 		assert_int_equal(iol_table_close(t2), 0);
 	}
 	assert_int_equal(iol_table_close(t), 0);
@@ -346,8 +451,6 @@ static void test_symlink_refused(void **state)
 }
 
 /* ---- other users ------------------------------------------------------ */
-
-#define OTHER_UID 4242
 
 static void test_other_users_file(void **state)
 {
@@ -1119,6 +1222,8 @@ int main(int argc, char **argv)
 	    cmocka_unit_test_teardown(test_null_is_default, th_teardown_dir_empty),
 	    cmocka_unit_test_teardown(test_open_argument_errors, th_teardown_dir_empty),
 	    cmocka_unit_test_teardown(test_file_name_mode_owner, th_teardown_dir_empty),
+	    cmocka_unit_test_teardown(test_mode_other_bits_refused, th_teardown_dir_empty),
+	    cmocka_unit_test_teardown(test_shm_dir_permissions, th_teardown_dir_empty),
 	    cmocka_unit_test_teardown(test_default_dir_is_dev_shm, th_teardown_dir_empty),
 	    cmocka_unit_test_teardown(test_concurrent_creation, th_teardown_dir_empty),
 	    cmocka_unit_test_teardown(test_symlink_refused, th_teardown_dir_empty),

@@ -199,18 +199,24 @@ int ioli_cli_bench_mkdirs_for(const char *path)
 
 int ioli_cli_bench_write_json(const char *path, const struct ioli_cli_bench_run *run)
 {
-	char tmp[PATH_MAX];
+	char tmp[PATH_MAX + 32];
 	FILE *out;
-	int err;
+	int err, fd;
 
 	err = ioli_cli_bench_mkdirs_for(path);
 	if (err)
 		return err;
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	out = fopen(tmp, "w");
-	if (!out)
-		return -errno;
+	/* a new name, never one someone planted, renamed over path at the end */
+	fd = ioli_cli_create_beside(path, tmp, sizeof(tmp));
+	if (fd < 0)
+		return fd;
+	out = fdopen(fd, "w");
+	if (!out) {
+		err = -errno;
+		close(fd);
+		unlink(tmp);
+		return err;
+	}
 	fprintf(out,
 		"{\n  \"protocol\": 1,\n  \"iolayer\": \"%s\",\n  \"date\": ", IOL_VERSION_STRING);
 	ioli_cli_json_str(out, run->m.date);

@@ -285,7 +285,10 @@ static int run_step(const struct step *s, const char *dir, bool quick, struct co
 		} else {
 			execl(path, s->prog, (char *)NULL);
 		}
-		fprintf(stderr, "iolayer bench: cannot run %s: %s\n", path, strerror(errno));
+		int e = errno;
+
+		fprintf(stderr, "iolayer bench: cannot run %s: %s\n", ioli_cli_path(path),
+			strerror(e));
 		_exit(127);
 	}
 	setpgid(pid, pid); /* also here: no race with a signal before the child's */
@@ -370,7 +373,7 @@ static void header(const struct ioli_cli_bench_run *run, const char *dir, int ns
 		printf("          (a busy machine: expect a wider spread; run again when "
 		       "it is idle)\n");
 	printf("date:     %s\n", run->m.date);
-	printf("programs: %s\n\n", dir);
+	printf("programs: %s\n\n", ioli_cli_path(dir));
 	fflush(stdout);
 }
 
@@ -412,7 +415,8 @@ int ioli_cli_bench(int argc, char **argv)
 		} else if (!strcmp(a, "--no-chart")) {
 			chart = false;
 		} else {
-			return ioli_cli_usage_error("bench", "unknown argument '%s'", a);
+			return ioli_cli_usage_error("bench", "unknown argument '%s'",
+						    ioli_cli_name(a));
 		}
 	}
 	for (size_t i = 0; i < N_STEPS; i++)
@@ -420,7 +424,7 @@ int ioli_cli_bench(int argc, char **argv)
 			nsel++;
 	if (nsel == 0)
 		return ioli_cli_usage_error("bench", "--only %s names no benchmark (see --list)",
-					    only);
+					    ioli_cli_name(only));
 
 	err = find_dir(given_dir, dir, sizeof(dir), looked, sizeof(looked));
 	if (err) {
@@ -429,14 +433,14 @@ int ioli_cli_bench(int argc, char **argv)
 			"In a source tree, build them with 'make benches' (they go to "
 			"build/bench/); an installed iolayer has them in "
 			"PREFIX/libexec/iolayer/bench/ ('make install').\n",
-			steps[0].prog, looked);
+			steps[0].prog, ioli_cli_path(looked));
 		return CLI_FAIL;
 	}
 	if (list) {
 		for (size_t i = 0; i < N_STEPS; i++)
 			printf("%-16s %-8s %s\n", steps[i].prog,
 			       is_exec(dir, steps[i].prog) ? "found" : "MISSING", steps[i].what);
-		printf("in %s\n", dir);
+		printf("in %s\n", ioli_cli_path(dir));
 		return ioli_cli_finish(CLI_OK);
 	}
 
@@ -470,14 +474,15 @@ int ioli_cli_bench(int argc, char **argv)
 		run.nsteps++;
 		c.sr = r;
 		if (!is_exec(dir, s->prog)) {
-			fprintf(stderr, "iolayer bench: %s/%s is missing\n", dir, s->prog);
+			fprintf(stderr, "iolayer bench: %s/%s is missing\n", ioli_cli_path(dir),
+				s->prog);
 			failed++;
 			continue;
 		}
 		snprintf(r->log, sizeof(r->log), "%s/%.*s.txt", logs,
 			 (int)(strlen(s->prog) - (is_script(s->prog) ? 3 : 0)), s->prog);
 		if (ioli_cli_bench_mkdirs_for(r->log) == 0)
-			c.log = fopen(r->log, "w");
+			c.log = ioli_cli_replace(r->log);
 		if (!c.log)
 			r->log[0] = '\0';
 		fprintf(stderr, "[%zu/%d] %s: %s (about %d s)\n", run.nsteps, nsel, s->prog,
@@ -492,7 +497,7 @@ int ioli_cli_bench(int argc, char **argv)
 		}
 		if (r->status != 0) {
 			fprintf(stderr, "iolayer bench: %s %s (see %s)\n", s->prog,
-				r->status == -2 ? "timed out" : "failed", r->log);
+				r->status == -2 ? "timed out" : "failed", ioli_cli_path(r->log));
 			failed++;
 		} else if (r->results == 0) {
 			fprintf(stderr, "iolayer bench: %s printed no @result line\n", s->prog);
@@ -510,10 +515,11 @@ int ioli_cli_bench(int argc, char **argv)
 	       run.seconds - 60.0 * (double)((long)run.seconds / 60));
 	err = ioli_cli_bench_write_json(json, &run);
 	if (err) {
-		fprintf(stderr, "iolayer bench: writing %s: %s\n", json, strerror(-err));
+		fprintf(stderr, "iolayer bench: writing %s: %s\n", ioli_cli_path(json),
+			strerror(-err));
 		failed++;
 	} else {
-		printf("results:  %s (logs in %s/)\n", json, logs);
+		printf("results:  %s (logs in %s/)\n", ioli_cli_path(json), ioli_cli_path(logs));
 	}
 	if (chart) {
 		err = ioli_cli_bench_chart(svg, &run);
@@ -522,9 +528,10 @@ int ioli_cli_bench(int argc, char **argv)
 				"iolayer bench: no chart: gnuplot is not installed (Debian: "
 				"gnuplot-nox; 'sh mk/deps.sh bench')\n");
 		else if (err)
-			fprintf(stderr, "iolayer bench: the chart %s: %s\n", svg, strerror(-err));
+			fprintf(stderr, "iolayer bench: the chart %s: %s\n", ioli_cli_path(svg),
+				strerror(-err));
 		else
-			printf("chart:    %s\n", svg);
+			printf("chart:    %s\n", ioli_cli_path(svg));
 	}
 	for (size_t i = 0; i < run.nrecs; i++)
 		ioli_cli_bench_rec_free(&run.recs[i]);

@@ -6,7 +6,10 @@
  *
  * The workers are this same program (`iolayer demo --worker ROLE ...`),
  * spawned with iol_process_spawn, and they coordinate only through the
- * named table the demo creates (and unlinks at the end).
+ * named table the demo creates (and unlinks at the end).  Its two files
+ * (the shared counter, the file of the sharing step) are in a directory
+ * of its own made with mkdtemp(3) in the table directory, so no name
+ * another user planted there (a symbolic link) is ever written through.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -51,6 +54,7 @@ static const char help[] =
 struct demo {
 	iol_table *t;
 	char table[64];
+	char dir[PATH_MAX - 32]; /* room for the file names after it */
 	char counter_path[PATH_MAX];
 	char data_path[PATH_MAX];
 	char self[PATH_MAX];
@@ -126,9 +130,10 @@ struct counter {
 	uint32_t inside, max_inside;
 };
 
+/* The counter file exists (made in ioli_cli_demo), and is only opened. */
 static int counter_rw(const char *path, struct counter *c, bool write)
 {
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	int fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 	ssize_t n;
 
 	if (fd < 0)
@@ -286,7 +291,8 @@ static void step_sharing(struct demo *d)
 
 	printf("[4/5] file sharing modes: this process opens a file read/write sharing only read;\n"
 	       "      another process asking to write is refused, one asking to read is let in\n");
-	f = iol_file_open(d->t, d->data_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600, IOL_SHARE_READ);
+	f = iol_file_open(d->t, d->data_path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			  0600, IOL_SHARE_READ);
 	w = spawn_worker(d, "open", "write");
 	r = spawn_worker(d, "open", "read");
 	if (f < 0 || w < 0 || r < 0) {
@@ -365,11 +371,19 @@ static int worker(int argc, char **argv)
 		bool write = !strcmp(arg, "write");
 
 		snprintf(path, sizeof(path), "%.*s.dat", (int)(strlen(counter) - 8), counter);
-		int f = iol_file_open(t, path, (write ? O_WRONLY : O_RDONLY) | O_CLOEXEC, 0,
-				      IOL_SHARE_READ | IOL_SHARE_WRITE);
+		int f =
+		    iol_file_open(t, path, (write ? O_WRONLY : O_RDONLY) | O_NOFOLLOW | O_CLOEXEC,
+				  0, IOL_SHARE_READ | IOL_SHARE_WRITE);
 		return f > 0 ? 0 : -f;
 	}
 	return 2;
+}
+
+static void remove_files(struct demo *d)
+{
+	unlink(d->counter_path);
+	unlink(d->data_path);
+	rmdir(d->dir);
 }
 
 int ioli_cli_demo(int argc, char **argv)
@@ -390,7 +404,8 @@ int ioli_cli_demo(int argc, char **argv)
 		if (!strcmp(argv[i], "--quick"))
 			d.quick = true;
 		else
-			return ioli_cli_usage_error("demo", "unknown argument '%s'", argv[i]);
+			return ioli_cli_usage_error("demo", "unknown argument '%s'",
+						    ioli_cli_name(argv[i]));
 	}
 	n = readlink("/proc/self/exe", d.self, sizeof(d.self) - 1);
 	if (n <= 0) {
@@ -399,10 +414,25 @@ int ioli_cli_demo(int argc, char **argv)
 	}
 	d.self[n] = '\0';
 	snprintf(d.table, sizeof(d.table), "demo-%d", (int)getpid());
-	snprintf(d.counter_path, sizeof(d.counter_path), "%s/iolayer-demo-%d.counter",
-		 dir && *dir ? dir : "/dev/shm", (int)getpid());
-	snprintf(d.data_path, sizeof(d.data_path), "%s/iolayer-demo-%d.dat",
-		 dir && *dir ? dir : "/dev/shm", (int)getpid());
+	/* A directory of our own (0700, a name nobody could plant), then the
+	 * counter in it, created exclusively all the same. */
+	snprintf(d.dir, sizeof(d.dir), "%s/iolayer-demo-%d.XXXXXX", dir && *dir ? dir : "/dev/shm",
+		 (int)getpid());
+	if (!mkdtemp(d.dir)) {
+		fprintf(stderr, "iolayer demo: cannot make a directory in %s: %s\n",
+			ioli_cli_path(dir && *dir ? dir : "/dev/shm"), strerror(errno));
+		return CLI_FAIL;
+	}
+	snprintf(d.counter_path, sizeof(d.counter_path), "%s/demo.counter", d.dir);
+	snprintf(d.data_path, sizeof(d.data_path), "%s/demo.dat", d.dir);
+	err = ioli_cli_create_new(d.counter_path, O_RDWR, 0600);
+	if (err < 0) {
+		fprintf(stderr, "iolayer demo: %s: %s\n", ioli_cli_path(d.counter_path),
+			strerror(-err));
+		rmdir(d.dir);
+		return CLI_FAIL;
+	}
+	close(err);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	printf("iolayer demo: Win32-style waitable objects shared by processes, on futexes, pidfd "
 	       "and io_uring\n\n");
@@ -410,6 +440,7 @@ int ioli_cli_demo(int argc, char **argv)
 	err = iol_table_open(d.table, NULL, &d.t);
 	if (err) {
 		fprintf(stderr, "iolayer demo: cannot open a table: %s\n", strerror(-err));
+		remove_files(&d);
 		return CLI_FAIL;
 	}
 	step_coordination(&d);
@@ -418,8 +449,7 @@ int ioli_cli_demo(int argc, char **argv)
 	ioli_demo_echo(d.quick, &d.failures);
 	iol_table_close(d.t);
 	iol_table_unlink(d.table);
-	unlink(d.counter_path);
-	unlink(d.data_path);
+	remove_files(&d);
 	printf("\n%s (%.1f s)\n",
 	       d.failures ? "some steps did NOT behave as stated" : "every step behaved as stated",
 	       (now_ms() - t0) / 1e3);

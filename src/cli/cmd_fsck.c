@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * iolayer fsck TABLE [--repair] [--json]: check every invariant of a
+ * iolayer fsck [--repair] [--json] [--] TABLE: check every invariant of a
  * table, print what is wrong, and with --repair fix it.
  */
 #include <errno.h>
@@ -12,7 +12,7 @@
 #include "src/fsck.h"
 
 static const char help[] =
-    "usage: iolayer fsck TABLE [--repair] [--json]\n"
+    "usage: iolayer fsck [--repair] [--json] [--] TABLE\n"
     "\n"
     "Check the table TABLE of the calling user: locks not held by the dead,\n"
     "reference counts equal to what live processes hold, free list and name\n"
@@ -24,6 +24,7 @@ static const char help[] =
     "\n"
     "  --repair  fix what is wrong\n"
     "  --json    print one JSON object instead (for scripts)\n"
+    "  --        the end of the options: a TABLE after it may start with '-'\n"
     "\n"
     "Exit status: 0 clean; 1 damage found and all of it repaired; 4 damage\n"
     "found and (some) left as it was; 8 the table could not be checked; 2 usage.\n";
@@ -53,7 +54,7 @@ static void print_finding(void *arg, const struct ioli_fsck_finding *f)
 int ioli_cli_fsck(int argc, char **argv)
 {
 	const char *name = NULL;
-	bool repair = false, json = false;
+	bool repair = false, json = false, options = true;
 	char path[PATH_MAX];
 	struct ioli_fsck_result res;
 	struct out o = {.first = true};
@@ -65,12 +66,15 @@ int ioli_cli_fsck(int argc, char **argv)
 		return ioli_cli_finish(CLI_OK);
 	}
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--repair"))
+		if (options && !strcmp(argv[i], "--"))
+			options = false;
+		else if (options && !strcmp(argv[i], "--repair"))
 			repair = true;
-		else if (!strcmp(argv[i], "--json"))
+		else if (options && !strcmp(argv[i], "--json"))
 			json = true;
-		else if (argv[i][0] == '-')
-			return ioli_cli_usage_error("fsck", "unknown option '%s'", argv[i]);
+		else if (options && argv[i][0] == '-')
+			return ioli_cli_usage_error("fsck", "unknown option '%s'",
+						    ioli_cli_name(argv[i]));
 		else if (!name)
 			name = argv[i];
 		else
@@ -79,10 +83,11 @@ int ioli_cli_fsck(int argc, char **argv)
 	if (!name)
 		return ioli_cli_usage_error("fsck", "which table?");
 	if (ioli_table_path(name, path, sizeof(path)))
-		return ioli_cli_usage_error("fsck", "'%s' is not a table name", name);
+		return ioli_cli_usage_error("fsck", "'%s' is not a table name",
+					    ioli_cli_name(name));
 	err = ioli_table_inspect(name, repair, &t);
 	if (err) {
-		fprintf(stderr, "iolayer fsck: %s: %s\n", path,
+		fprintf(stderr, "iolayer fsck: %s: %s\n", ioli_cli_path(path),
 			err == -EPROTO ? "not an iolayer table of this version" : strerror(-err));
 		return FSCK_ERROR;
 	}
@@ -99,7 +104,7 @@ int ioli_cli_fsck(int argc, char **argv)
 	if (err) {
 		if (json)
 			puts("]}");
-		fprintf(stderr, "iolayer fsck: %s: %s\n", path, strerror(-err));
+		fprintf(stderr, "iolayer fsck: %s: %s\n", ioli_cli_path(path), strerror(-err));
 		return FSCK_ERROR;
 	}
 	rc = res.found == 0 ? FSCK_CLEAN : res.unrepaired ? FSCK_DAMAGED : FSCK_REPAIRED;
@@ -107,9 +112,9 @@ int ioli_cli_fsck(int argc, char **argv)
 		printf("],\"clean\":%s,\"found\":%d,\"repaired\":%d}\n",
 		       res.found ? "false" : "true", res.found, res.found - res.unrepaired);
 	} else if (res.found == 0) {
-		printf("%s: clean\n", path);
+		printf("%s: clean\n", ioli_cli_path(path));
 	} else {
-		printf("%s: %d problem%s found, %d repaired%s\n", path, res.found,
+		printf("%s: %d problem%s found, %d repaired%s\n", ioli_cli_path(path), res.found,
 		       res.found == 1 ? "" : "s", res.found - res.unrepaired,
 		       res.unrepaired && !repair ? " (run with --repair to fix)" : "");
 	}

@@ -114,7 +114,7 @@ static void print_table(const struct iol_features *f)
 	print_limit(f->memlock_max);
 	printf(")\n");
 	if (f->disabled)
-		printf("IOLAYER_DISABLE=%s\n", f->disabled);
+		printf("IOLAYER_DISABLE=%s\n", ioli_cli_path(f->disabled));
 	printf("IO backend %s: %s\n\n", f->backend, f->backend_reason);
 	verdict(f, colour, stdout);
 }
@@ -197,7 +197,8 @@ int ioli_cli_probe(int argc, char **argv)
 		if (strcmp(argv[i], "--json") == 0)
 			json = true;
 		else
-			return ioli_cli_usage_error("probe", "unexpected argument '%s'", argv[i]);
+			return ioli_cli_usage_error("probe", "unexpected argument '%s'",
+						    ioli_cli_name(argv[i]));
 	}
 	if (json)
 		print_json(iol_features());

@@ -21,7 +21,8 @@ int ioli_cli_version(int argc, char **argv)
 		return ioli_cli_finish(CLI_OK);
 	}
 	if (argc > 1)
-		return ioli_cli_usage_error("version", "unexpected argument '%s'", argv[1]);
+		return ioli_cli_usage_error("version", "unexpected argument '%s'",
+					    ioli_cli_name(argv[1]));
 	f = iol_features();
 	printf("iolayer %s\n", IOL_VERSION_STRING);
 	if (f->liburing_major >= 0)

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "src/cli/cli.h"
+#include "src/escape.h"
 
 /* A new subcommand is one line here. */
 static const struct cli_cmd commands[] = {
@@ -70,6 +71,25 @@ int ioli_cli_usage_error(const char *cmd, const char *fmt, ...)
 	return CLI_USAGE;
 }
 
+static const char *escaped(const char *s, size_t max)
+{
+	static char bufs[8][IOLI_ESC_BUFLEN(IOLI_ESC_PATH)];
+	static unsigned next;
+
+	char *b = bufs[next++ % 8];
+	return ioli_escape(s, max, b, sizeof(bufs[0]));
+}
+
+const char *ioli_cli_name(const char *s)
+{
+	return escaped(s, IOLI_ESC_NAME);
+}
+
+const char *ioli_cli_path(const char *s)
+{
+	return escaped(s, IOLI_ESC_PATH);
+}
+
 int ioli_cli_finish(int rc)
 {
 	if (fflush(stdout) != 0 || ferror(stdout)) {
@@ -111,7 +131,7 @@ int main(int argc, char **argv)
 			fprintf(stderr,
 				"iolayer: unknown command '%s'\nRun 'iolayer --help' for "
 				"the commands.\n",
-				argv[2]);
+				ioli_cli_name(argv[2]));
 			return CLI_USAGE;
 		}
 		return c->run(2, (char *[]){(char *)c->name, "--help", NULL});
@@ -121,7 +141,7 @@ int main(int argc, char **argv)
 		fprintf(stderr,
 			"iolayer: unknown command '%s'\nRun 'iolayer --help' for the "
 			"commands.\n",
-			argv[1]);
+			ioli_cli_name(argv[1]));
 		return CLI_USAGE;
 	}
 	return c->run(argc - 1, argv + 1);
