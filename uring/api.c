@@ -242,7 +242,7 @@ int iol_pool_timer(iol_pool *pool, int64_t after_ns, int64_t interval_ns, iol_cb
 		return -EINVAL;
 	BEGIN(IOLI_OP_TIMER, -1);
 	op->u.timer.fd = -1;
-	op->u.timer.next = ioli_now_ns() + after_ns;
+	op->u.timer.next = ioli_ns_add_sat(ioli_now_ns(), after_ns);
 	op->u.timer.interval = interval_ns;
 	if (interval_ns > 0)
 		op->flags |= IOLI_F_MULTI;

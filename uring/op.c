@@ -216,7 +216,7 @@ int ioli_op_begin(iol_pool *pool, int kind, int fd, iol_cb cb, void *arg,
 		if ((opts->flags & IOL_OP_ON_THREAD) && opts->thread >= pool->nthreads)
 			return -EINVAL;
 		if (opts->deadline_ns > 0)
-			deadline = ioli_now_ns() + opts->deadline_ns;
+			deadline = ioli_ns_add_sat(ioli_now_ns(), opts->deadline_ns);
 	}
 	if (atomic_load_explicit(&pool->stopping, memory_order_acquire))
 		return -ESHUTDOWN;

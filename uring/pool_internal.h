@@ -336,6 +336,16 @@ bool ioli_thread_try_close(struct ioli_thread *t);
 void ioli_thread_loop_begin(struct ioli_thread *t);
 
 int64_t ioli_now_ns(void); /* futex/futex.c */
+
+/* t + ns (ns >= 0) saturated at INT64_MAX: a deadline or expiry past the
+ * end of time is "never", as with iol_wait's huge timeouts, not an
+ * overflow that would make it lie in the past. */
+static inline int64_t ioli_ns_add_sat(int64_t t, int64_t ns)
+{
+	int64_t r;
+
+	return __builtin_add_overflow(t, ns, &r) ? INT64_MAX : r;
+}
 uint64_t ioli_op_id(const struct ioli_op *op);
 
 /* ------------------------------------------------------------------ */

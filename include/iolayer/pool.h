@@ -141,7 +141,9 @@ typedef void (*iol_cb)(void *arg, int res, unsigned flags);
 
 struct iol_op_opts {
 	int64_t deadline_ns; /* > 0: cancel with -ETIMEDOUT this long (CLOCK_MONOTONIC)
-			      * after submission if not complete; 0: none */
+			      * after submission if not complete; 0: none.  Values
+			      * up to INT64_MAX are valid: past the end of the
+			      * clock they saturate (i.e. never expire) */
 	unsigned flags;	     /* IOL_OP_ON_THREAD */
 	unsigned thread;     /* with IOL_OP_ON_THREAD: 0 .. threads-1 */
 };
@@ -255,7 +257,9 @@ int iol_pool_shutdown(iol_pool *pool, int fd, int how, iol_cb cb, void *arg,
  * A timer on CLOCK_MONOTONIC: calls back with res 0 after after_ns (>= 0).
  * With interval_ns > 0 it repeats every interval_ns after that (IOL_CQE_MORE
  * each time, period kept from the first expiry, not from callback times)
- * until cancelled, which ends it with a final -ECANCELED.
+ * until cancelled, which ends it with a final -ECANCELED.  Any after_ns or
+ * interval_ns up to INT64_MAX is valid: an expiry past the end of the clock
+ * saturates and never comes (the timer then ends only by cancellation).
  */
 int iol_pool_timer(iol_pool *pool, int64_t after_ns, int64_t interval_ns, iol_cb cb, void *arg,
 		   const struct iol_op_opts *opts, uint64_t *id);
