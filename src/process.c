@@ -65,7 +65,7 @@ int iol_process_spawn(iol_table *t, const char *file, char *const argv[],
 
 	if (!t || !file || !argv)
 		return -EINVAL;
-	if (o && (o->stdin_fd < -1 || o->stdout_fd < -1 || o->stderr_fd < -1))
+	if (ioli_spawn_opts_check(o) < 0)
 		return -EINVAL;
 	if (!ioli_table_usable(t))
 		return -EBADF;
