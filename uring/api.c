@@ -214,7 +214,11 @@ int iol_pool_recv_multishot(iol_pool *pool, int fd, unsigned group, int flags, i
 {
 	if (fd < 0 || (flags & (MSG_WAITALL | MSG_DONTWAIT)) || has_deadline(opts))
 		return -EINVAL;
-	if (!pool || group >= atomic_load_explicit(&pool->ngroups, memory_order_acquire))
+	if (!pool)
+		return -EINVAL;
+	if (ioli_pool_forked(pool))
+		return -EBADF;
+	if (group >= atomic_load_explicit(&pool->ngroups, memory_order_acquire))
 		return -EINVAL;
 	BEGIN(IOLI_OP_RECV_MULTI, fd);
 	op->flags |= IOLI_F_MULTI;

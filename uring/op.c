@@ -208,6 +208,8 @@ int ioli_op_begin(iol_pool *pool, int kind, int fd, iol_cb cb, void *arg,
 
 	if (!pool || !cb)
 		return -EINVAL;
+	if (ioli_pool_forked(pool))
+		return -EBADF;
 	if (opts) {
 		if (opts->flags & ~IOL_OP_ON_THREAD)
 			return -EINVAL;
@@ -411,6 +413,8 @@ int iol_pool_cancel(iol_pool *pool, uint64_t id)
 
 	if (!pool || id == 0)
 		return -EINVAL;
+	if (ioli_pool_forked(pool))
+		return -EBADF;
 	if (!(gen & 1))
 		return -ENOENT; /* never a live operation's */
 	if (ti >= pool->nthreads)

@@ -283,7 +283,20 @@ struct iol_pool {
 	_Atomic(struct ioli_futex_helpers *) fhelp; /* futex fallback, lazily */
 	bool native_futex_wait;			    /* io_uring FUTEX_WAIT usable */
 	bool native_futex_waitv;		    /* io_uring FUTEX_WAITV usable */
+	unsigned fork_gen;			    /* ioli_fork_gen at creation */
 };
+
+/* Bumped in every child of fork() (pthread_atfork, pool.c): a pool whose
+ * fork_gen differs was made by an ancestor, whose threads the child lacks. */
+extern _Atomic unsigned ioli_fork_gen;
+
+/* True in a child of fork() for a pool the parent (or an ancestor) made:
+ * every entry point refuses it with -EBADF.  One relaxed load, no system
+ * call. */
+static inline bool ioli_pool_forked(const struct iol_pool *pool)
+{
+	return pool->fork_gen != atomic_load_explicit(&ioli_fork_gen, memory_order_relaxed);
+}
 
 /* The pool thread running the calling code, or NULL. */
 extern __thread struct ioli_thread *ioli_self;
