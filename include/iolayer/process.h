@@ -30,8 +30,9 @@
  * to keep every status.
  *
  * Requires pidfd_open (Linux 5.3) and CLONE_PIDFD; without them these
- * calls return -ENOSYS.  Errors common to handle-taking calls are as in
- * iolayer.h (-EBADF, -EINVAL for a handle of another type).
+ * calls return -ENOSYS.  (A probe of them that ran out of descriptors or
+ * memory is not taken as "missing": see iol_process_spawn.)  Errors common to handle-taking calls
+ * are as in iolayer.h (-EBADF, -EINVAL for a handle of another type).
  */
 #ifndef IOLAYER_PROCESS_H
 #define IOLAYER_PROCESS_H
@@ -93,6 +94,9 @@ struct iol_exit_status {
  *            the failed child is reaped, nothing runs
  *   -EBADF   t was closed or inherited across fork()
  *   -ENOSPC, -EMFILE, -ENOMEM, -EAGAIN (fork limits), -ENOSYS
+ *            (-EMFILE, -ENFILE, -ENOMEM, -EAGAIN also when the first
+ *            probe of the pidfd calls ran out of them: nothing is
+ *            remembered, a later call probes again and may succeed)
  * The child does not inherit iolayer handles (it holds none after exec).
  */
 int iol_process_spawn(iol_table *t, const char *file, char *const argv[],
@@ -106,7 +110,8 @@ int iol_process_spawn(iol_table *t, const char *file, char *const argv[],
  * or, on kernels without pidfs, its identity cannot be told from an
  * ended process that had the same pid and start time),
  * -EPERM (another user's), -EINVAL (t NULL, pid <= 0), -EBADF (t closed or
- * inherited across fork()), -ENOSPC, -ENOSYS.
+ * inherited across fork()), -ENOSPC, -ENOSYS, or -EMFILE, -ENFILE, -ENOMEM,
+ * -EAGAIN (as for iol_process_spawn: retried on the next call).
  */
 int iol_process_open(iol_table *t, pid_t pid);
 
