@@ -764,6 +764,9 @@ static void test_child_inherits_no_iolayer_fds(void **state)
 	h = start_reader(NULL, &in_w);
 	pid = iol_process_pid(h);
 	assert_true(wait_comm(pid, "cat"));
+	/* Past its start-up (setlocale opens and closes locale files, which a
+	 * loaded machine catches open): asleep reading its stdin. */
+	assert_true(ph_wait_syscall(pid, pid, SYS_read, PH_LONG_MS));
 	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
 	d = opendir(path);
 	assert_non_null(d);
