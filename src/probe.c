@@ -3,11 +3,19 @@
  * The probe's front: names and first releases of the features, the
  * once-only probe, and the IOLAYER_DISABLE / IOLAYER_BACKEND overrides.
  *
- * The result is computed once (pthread_once) into a static struct and never
- * changes afterwards, so readers need no lock.
+ * The result is computed once (pthread_once) into a snapshot that never
+ * changes afterwards, so readers need no lock.  A feature whose probe ran
+ * out of resources (EMFILE, ENFILE, ENOMEM, EAGAIN: a full descriptor
+ * table, say) is not a missing feature: it is marked for a retry, and the
+ * next call that asks for it probes its family again.  When that settles a
+ * feature, a new snapshot (a copy with the new answers) is published; old
+ * ones stay allocated, since callers may hold pointers into them.  Answers
+ * only ever go from "retry" to settled, so there are at most
+ * IOL_FEAT__COUNT + 1 snapshots.
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,9 +83,19 @@ static const struct feature_meta meta[IOL_FEAT__COUNT] = {
     [IOL_FEAT_PIDFS] = {"pidfs", "6.9"},
 };
 
-static struct iol_features result;
+struct snapshot {
+	struct iol_features f;
+	bool retry[IOL_FEAT__COUNT]; /* missing for lack of resources: ask again */
+	bool any_retry;
+	char backend_reason[192];
+	struct snapshot *older; /* kept reachable: callers may still read it */
+};
+
+static struct snapshot first;
+static _Atomic(struct snapshot *) current;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
-static char backend_reason[192];
+static pthread_mutex_t reprobe_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool masked[IOL_FEAT__COUNT]; /* IOLAYER_DISABLE, read once */
 
 const char *ioli_errno_name(int err, char buf[static 16])
 {
@@ -151,8 +169,30 @@ static bool is_uring_feature(int id)
 
 static void mask_feature(struct iol_features *f, int id, const char *why)
 {
+	masked[id] = true;
 	if (f->feat[id].available)
 		ioli_feat_missing(f, id, ENOSYS, "%s", why);
+}
+
+/* A probe that failed for want of descriptors, memory or processes says
+ * nothing about the kernel: probe again later rather than remember it. */
+static bool resource_error(int err)
+{
+	return err == EMFILE || err == ENFILE || err == ENOMEM || err == EAGAIN;
+}
+
+static bool needs_retry(const struct iol_feature_info *fi, int id)
+{
+	return !fi->available && !masked[id] && resource_error(fi->error);
+}
+
+static void mark_retries(struct snapshot *s)
+{
+	s->any_retry = false;
+	for (int i = 0; i < IOL_FEAT__COUNT; i++) {
+		s->retry[i] = needs_retry(&s->f.feat[i], i);
+		s->any_retry |= s->retry[i];
+	}
 }
 
 /* IOLAYER_DISABLE=name[,name...]: mask features as if the kernel lacked
@@ -194,7 +234,8 @@ static void apply_disable(struct iol_features *f)
 	free(copy);
 }
 
-static void choose_backend(struct iol_features *f)
+/* warn: say so on stderr for an unknown IOLAYER_BACKEND (the first time). */
+static void choose_backend(struct iol_features *f, char *backend_reason, size_t cap, bool warn)
 {
 	const struct iol_feature_info *u = &f->feat[IOL_FEAT_IO_URING];
 	const char *env = getenv("IOLAYER_BACKEND");
@@ -202,11 +243,10 @@ static void choose_backend(struct iol_features *f)
 	if (env && (!strcmp(env, "uring") || !strcmp(env, "io_uring"))) {
 		f->backend = "io_uring";
 		if (u->available)
-			snprintf(backend_reason, sizeof(backend_reason),
-				 "forced by IOLAYER_BACKEND=%s", env);
+			snprintf(backend_reason, cap, "forced by IOLAYER_BACKEND=%s", env);
 		else
 			snprintf(
-			    backend_reason, sizeof(backend_reason),
+			    backend_reason, cap,
 			    "forced by IOLAYER_BACKEND=%s although io_uring is unavailable (%s)",
 			    env, u->reason);
 		f->backend_reason = backend_reason;
@@ -217,7 +257,7 @@ static void choose_backend(struct iol_features *f)
 		f->backend_reason = "forced by IOLAYER_BACKEND=epoll";
 		return;
 	}
-	if (env && *env && strcmp(env, "auto") != 0) {
+	if (warn && env && *env && strcmp(env, "auto") != 0) {
 		char e[IOLI_ESC_BUFLEN(IOLI_ESC_NAME)];
 
 		fprintf(stderr,
@@ -230,15 +270,14 @@ static void choose_backend(struct iol_features *f)
 		f->backend_reason = "io_uring_setup works";
 	} else {
 		f->backend = "epoll";
-		snprintf(backend_reason, sizeof(backend_reason), "io_uring unavailable: %s",
-			 u->reason);
+		snprintf(backend_reason, cap, "io_uring unavailable: %s", u->reason);
 		f->backend_reason = backend_reason;
 	}
 }
 
 static void probe_all(void)
 {
-	struct iol_features *f = &result;
+	struct iol_features *f = &first.f;
 	int saved_errno = errno; /* the first caller should not see ours */
 
 	for (int i = 0; i < IOL_FEAT__COUNT; i++) {
@@ -252,19 +291,115 @@ static void probe_all(void)
 	ioli_probe_futex(f);
 	ioli_probe_proc(f);
 	apply_disable(f);
-	choose_backend(f);
+	choose_backend(f, first.backend_reason, sizeof(first.backend_reason), true);
+	mark_retries(&first);
+	atomic_store_explicit(&current, &first, memory_order_release);
+	errno = saved_errno;
+}
+
+static struct snapshot *snap(void)
+{
+	pthread_once(&once, probe_all);
+	return atomic_load_explicit(&current, memory_order_acquire);
+}
+
+/* The probe of the family feature id belongs to. */
+static void (*family_probe(int id))(struct iol_features *)
+{
+	if (id <= IOL_FEAT_URING_REGISTER_RING_FD)
+		return ioli_probe_uring;
+	if (id <= IOL_FEAT_FUTEX2)
+		return ioli_probe_futex;
+	return ioli_probe_proc;
+}
+
+/*
+ * Probe again the families of the features in want (true: retry it) that
+ * still wait for a retry; publish a new snapshot if that settled any.  The
+ * caller's errno is kept.
+ */
+static void reprobe(const bool want[IOL_FEAT__COUNT])
+{
+	void (*probes[3])(struct iol_features *) = {ioli_probe_uring, ioli_probe_futex,
+						    ioli_probe_proc};
+	int saved_errno = errno;
+	struct snapshot *cur, *next;
+	bool settled = false;
+
+	pthread_mutex_lock(&reprobe_lock);
+	cur = atomic_load_explicit(&current, memory_order_acquire);
+	next = malloc(sizeof(*next));
+	if (!next)
+		goto out;
+	*next = *cur;
+	/* What the environment said may have been cut short too (a sysctl
+	 * file that could not be opened): read it again with the rest. */
+	ioli_probe_env(&next->f);
+	for (int p = 0; p < 3; p++) {
+		struct iol_features scratch = cur->f;
+		bool run = false;
+
+		for (int i = 0; i < IOL_FEAT__COUNT; i++)
+			run |= want[i] && cur->retry[i] && family_probe(i) == probes[p];
+		if (!run)
+			continue;
+		probes[p](&scratch);
+		/* Take the new answers of the features waiting for one only:
+		 * a settled answer never changes. */
+		for (int i = 0; i < IOL_FEAT__COUNT; i++) {
+			if (!cur->retry[i] || family_probe(i) != probes[p])
+				continue;
+			next->f.feat[i] = scratch.feat[i]; /* never masked: see needs_retry */
+			settled |= !needs_retry(&next->f.feat[i], i);
+		}
+	}
+	if (!settled) {
+		free(next);
+		goto out;
+	}
+	mark_retries(next);
+	choose_backend(&next->f, next->backend_reason, sizeof(next->backend_reason), false);
+	next->older = cur;
+	atomic_store_explicit(&current, next, memory_order_release);
+out:
+	pthread_mutex_unlock(&reprobe_lock);
 	errno = saved_errno;
 }
 
 const struct iol_features *iol_features(void)
 {
-	pthread_once(&once, probe_all);
-	return &result;
+	struct snapshot *s = snap();
+
+	if (s->any_retry) {
+		bool all[IOL_FEAT__COUNT];
+
+		for (int i = 0; i < IOL_FEAT__COUNT; i++)
+			all[i] = true;
+		reprobe(all);
+		s = atomic_load_explicit(&current, memory_order_acquire);
+	}
+	return &s->f;
+}
+
+int ioli_feature_need(enum iol_feature f)
+{
+	struct snapshot *s = snap();
+
+	if (s->retry[f]) {
+		bool want[IOL_FEAT__COUNT] = {false};
+
+		want[f] = true;
+		reprobe(want);
+		s = atomic_load_explicit(&current, memory_order_acquire);
+	}
+	if (s->f.feat[f].available)
+		return 0;
+	return s->retry[f] ? -s->f.feat[f].error : -ENOSYS;
 }
 
 bool iol_has(enum iol_feature f)
 {
 	if ((unsigned)f >= IOL_FEAT__COUNT)
 		return false;
-	return iol_features()->feat[f].available;
+	return ioli_feature_need(f) == 0;
 }

@@ -26,6 +26,15 @@ const char *ioli_errno_name(int err, char buf[static 16]);
 /* Why a call that answered err is taken as missing, in a few words. */
 const char *ioli_missing_why(int err);
 
+/*
+ * 0 when feature f is available.  Otherwise -ENOSYS when it is missing, or,
+ * when its probe could not run for lack of resources (EMFILE, ENFILE,
+ * ENOMEM, EAGAIN), that error as a negative errno after one more try: the
+ * feature is probed again on the next call.  Callers that cannot work
+ * without f return this.
+ */
+int ioli_feature_need(enum iol_feature f);
+
 void ioli_probe_env(struct iol_features *f);
 void ioli_probe_uring(struct iol_features *f);
 void ioli_probe_futex(struct iol_features *f);

@@ -28,7 +28,24 @@
 struct child {
 	pid_t pid;
 	int pidfd;
+	int nofd_err; /* pidfd < 0: why (ENOSYS: no call gives one) */
 };
+
+/* Record id missing because the child came without a pidfd.  When that was
+ * for lack of descriptors (EMFILE...), the error says so, and the probe is
+ * tried again later (probe.c) rather than the feature taken as missing. */
+static void no_pidfd(struct iol_features *f, enum iol_feature id, const struct child *c,
+		     const char *what)
+{
+	char eb[16];
+
+	if (c->nofd_err == ENOSYS)
+		ioli_feat_missing(f, id, ENOSYS,
+				  "no pidfd to %s (clone3 and pidfd_open are missing)", what);
+	else
+		ioli_feat_missing(f, id, c->nofd_err, "no pidfd to %s: pidfd_open: %s", what,
+				  ioli_errno_name(c->nofd_err, eb));
+}
 
 static void child_exit(void)
 {
@@ -82,6 +99,8 @@ static int spawn_clone_pidfd_open(struct child *c)
 		return -errno;
 	c->pid = (pid_t)r;
 	c->pidfd = (int)syscall(SYS_pidfd_open, c->pid, 0);
+	if (c->pidfd < 0)
+		c->nofd_err = errno;
 	return 0;
 }
 
@@ -105,8 +124,7 @@ static void reap_child(struct iol_features *f, struct child *c)
 		return;
 	}
 	if (c->pidfd < 0)
-		ioli_feat_missing(f, IOL_FEAT_WAITID_PIDFD, ENOSYS,
-				  "no pidfd to wait on (clone3 and pidfd_open are missing)");
+		no_pidfd(f, IOL_FEAT_WAITID_PIDFD, c, "wait on");
 	else if (r == 0)
 		ioli_feat_missing(f, IOL_FEAT_WAITID_PIDFD, EPROTO,
 				  "waitid(P_PIDFD) reported the wrong child or status");
@@ -126,8 +144,7 @@ static void probe_get_info(struct iol_features *f, const struct child *c)
 	int err;
 
 	if (c->pidfd < 0) {
-		ioli_feat_missing(f, IOL_FEAT_PIDFD_GET_INFO, ENOSYS,
-				  "no pidfd to ask (clone3 and pidfd_open are missing)");
+		no_pidfd(f, IOL_FEAT_PIDFD_GET_INFO, c, "ask");
 		return;
 	}
 	memset(&info, 0, sizeof(info));
@@ -169,8 +186,7 @@ static void probe_pidfs(struct iol_features *f, const struct child *c, int selff
 	char eb[16];
 
 	if (c->pidfd < 0) {
-		ioli_feat_missing(f, IOL_FEAT_PIDFS, ENOSYS,
-				  "no pidfd to inspect (clone3 and pidfd_open are missing)");
+		no_pidfd(f, IOL_FEAT_PIDFS, c, "inspect");
 		return;
 	}
 	if (fstatfs(c->pidfd, &sfs) < 0 || fstat(c->pidfd, &a) < 0) {
@@ -216,7 +232,7 @@ static void probe_send_signal(struct iol_features *f, int fd, int open_err)
 
 void ioli_probe_proc(struct iol_features *f)
 {
-	struct child c = {.pid = -1, .pidfd = -1};
+	struct child c = {.pid = -1, .pidfd = -1, .nofd_err = ENOSYS};
 	int open_err = 0;
 	char eb[16];
 	int selffd = (int)syscall(SYS_pidfd_open, getpid(), 0);

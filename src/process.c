@@ -18,6 +18,7 @@
 
 #include "iolayer/process.h"
 #include "src/compat.h"
+#include "src/probe_internal.h"
 #include "src/table.h"
 #include "src/watcher.h"
 
@@ -32,9 +33,13 @@ static void make_key(uint8_t key[KEY_LEN], uint32_t kind, uint64_t ident)
 		key[3 + i] = (uint8_t)(ident >> (8 * i));
 }
 
-static bool have_pidfd(void)
+/* 0, -ENOSYS, or the resource error (-EMFILE...) that kept the probe from
+ * telling: that one is not remembered, the next call asks again. */
+static int need_pidfd(void)
 {
-	return iol_has(IOL_FEAT_PIDFD_OPEN) && iol_has(IOL_FEAT_WAITID_PIDFD);
+	int err = ioli_feature_need(IOL_FEAT_PIDFD_OPEN);
+
+	return err ? err : ioli_feature_need(IOL_FEAT_WAITID_PIDFD);
 }
 
 static int get_process(int h, struct ioli_href *r)
@@ -65,12 +70,13 @@ int iol_process_spawn(iol_table *t, const char *file, char *const argv[],
 
 	if (!t || !file || !argv)
 		return -EINVAL;
-	if (o && (o->stdin_fd < -1 || o->stdout_fd < -1 || o->stderr_fd < -1))
+	if (ioli_spawn_opts_check(o) < 0)
 		return -EINVAL;
 	if (!ioli_table_usable(t))
 		return -EBADF;
-	if (!have_pidfd())
-		return -ENOSYS;
+	err = need_pidfd();
+	if (err)
+		return err;
 	err = ioli_watcher_start();
 	if (err)
 		return err;
@@ -168,8 +174,9 @@ int iol_process_open(iol_table *t, pid_t pid)
 		return -EINVAL;
 	if (!ioli_table_usable(t))
 		return -EBADF;
-	if (!have_pidfd())
-		return -ENOSYS;
+	err = need_pidfd();
+	if (err)
+		return err;
 	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (pidfd < 0)
 		return errno == ESRCH ? -ESRCH : -errno;

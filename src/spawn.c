@@ -129,8 +129,8 @@ static int child_main(void *arg)
 	int tmp[3];
 
 	reset_handlers();
-	/* Move the sources out of the way first, so that e.g. stdout_fd = 0
-	 * and stdin_fd = 1 do not clobber each other. */
+	/* Move the sources out of the way first, so that e.g. stdout from
+	 * descriptor 0 and stdin from 1 do not clobber each other. */
 	for (int i = 0; i < 3; i++) {
 		tmp[i] = -1;
 		if (c->fds[i] >= 0) {
@@ -159,6 +159,36 @@ fail:
 	_exit(127);
 }
 
+int ioli_spawn_opts_check(const struct iol_spawn_opts *o)
+{
+	const int fds[3] = {o ? o->stdin_fd : 0, o ? o->stdout_fd : 0, o ? o->stderr_fd : 0};
+	unsigned flags = o ? o->flags : 0;
+
+	if (flags & ~(IOL_SPAWN_STDIN_FD0 | IOL_SPAWN_STDOUT_FD0 | IOL_SPAWN_STDERR_FD0))
+		return -EINVAL;
+	for (int i = 0; i < 3; i++) {
+		if (fds[i] < -1)
+			return -EINVAL;
+		/* "This field's 0 is descriptor 0" with a field that is not 0
+		 * says two things at once. */
+		if ((flags & (IOL_SPAWN_STDIN_FD0 << i)) && fds[i] != 0)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+/* The descriptor to put at fd i of the child, or -1 to inherit: 0 and -1
+ * inherit (0 is what a designated initializer leaves in the fields it does
+ * not name), unless the IOL_SPAWN_*_FD0 flag asks for descriptor 0. */
+static int source_fd(const struct iol_spawn_opts *o, int i)
+{
+	const int fd = i == 0 ? o->stdin_fd : i == 1 ? o->stdout_fd : o->stderr_fd;
+
+	if (fd == 0)
+		return (o->flags & (IOL_SPAWN_STDIN_FD0 << i)) ? 0 : -1;
+	return fd;
+}
+
 int ioli_spawn(const char *file, char *const argv[], const struct iol_spawn_opts *o, int *pidfd,
 	       pid_t *pid)
 {
@@ -167,7 +197,7 @@ int ioli_spawn(const char *file, char *const argv[], const struct iol_spawn_opts
 	    .argv = argv,
 	    .envp = (o && o->envp) ? o->envp : environ,
 	    .cwd = o ? o->cwd : NULL,
-	    .fds = {o ? o->stdin_fd : -1, o ? o->stdout_fd : -1, o ? o->stderr_fd : -1},
+	    .fds = {o ? source_fd(o, 0) : -1, o ? source_fd(o, 1) : -1, o ? source_fd(o, 2) : -1},
 	};
 	const char *path = getenv("PATH");
 	sigset_t all;

@@ -37,5 +37,7 @@ void ioli_thread_ended(iol_table *t, uint32_t slot, uint32_t gen, void *result);
 struct iol_spawn_opts;
 int ioli_spawn(const char *file, char *const argv[], const struct iol_spawn_opts *o, int *pidfd,
 	       pid_t *pid);
+/* src/spawn.c: 0 when o (NULL or not) is valid, else -EINVAL. */
+int ioli_spawn_opts_check(const struct iol_spawn_opts *o);
 
 #endif /* IOLAYER_SRC_WATCHER_H */

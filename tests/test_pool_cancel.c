@@ -180,6 +180,69 @@ static void test_deadline_not_reached_and_partial(void **state)
 	close(sv[1]);
 }
 
+/*
+ * Deadlines and timers of INT64_MAX ns mean "never" (as huge iol_wait
+ * timeouts do), on both backends: now + INT64_MAX used to overflow into
+ * the past (-ETIMEDOUT or -EINVAL at once, a repeating timer firing without
+ * end; UBSan reports it).  Everything runs on thread 0, so a marker timer of
+ * 30 ms calls back after whatever would have completed at once; then each
+ * operation is still there to cancel.
+ */
+static void test_huge_deadline_and_timer_mean_never(void **state)
+{
+	struct tp_env *env = tp_env(state);
+	struct iol_op_opts on0 = {.flags = IOL_OP_ON_THREAD, .thread = 0};
+	struct iol_op_opts never = {
+	    .deadline_ns = INT64_MAX, .flags = IOL_OP_ON_THREAD, .thread = 0};
+	struct iol_op_opts almost = never;
+	struct tp_slot r = {0}, p = {0}, f = {0}, t = {0}, rep = {0}, mark = {0};
+	uint64_t id[5];
+	uint32_t word = 0;
+	char buf[8], pbuf[8];
+	int sv[2], pf[2];
+
+	almost.deadline_ns = INT64_MAX - 1000000000ll;
+	tp_socketpair(sv);
+	assert_int_equal(pipe2(pf, O_CLOEXEC), 0);
+	assert_int_equal(
+	    iol_pool_recv(env->pool, sv[0], buf, sizeof(buf), 0, tp_cb, &r, &never, &id[0]), 0);
+	assert_int_equal(
+	    iol_pool_read(env->pool, pf[0], pbuf, sizeof(pbuf), -1, tp_cb, &p, &almost, &id[1]), 0);
+	assert_int_equal(
+	    ioli_pool_futex_wait(env->pool, &word, 0, false, tp_cb, &f, &never, &id[2]), 0);
+	assert_int_equal(iol_pool_timer(env->pool, INT64_MAX, 0, tp_cb, &t, &on0, &id[3]), 0);
+	/* Fires once after 1 ms; its next expiry is past the end of time. */
+	assert_int_equal(iol_pool_timer(env->pool, 1000000, INT64_MAX, tp_cb, &rep, &on0, &id[4]),
+			 0);
+	assert_int_equal(iol_pool_timer(env->pool, 30000000, 0, tp_cb, &mark, &on0, NULL), 0);
+	assert_true(tp_wait_final(&mark, 1));
+	assert_true(tp_wait_calls(&rep, 1));
+	assert_int_equal(__atomic_load_n(&rep.ncalls, __ATOMIC_ACQUIRE), 1);
+	assert_int_equal(rep.res[0], 0);
+	assert_int_equal(rep.flags[0], IOL_CQE_MORE);
+	assert_int_equal(tp_last(&r), -99999); /* no callback yet */
+	assert_int_equal(tp_last(&p), -99999);
+	assert_int_equal(tp_last(&f), -99999);
+	assert_int_equal(tp_last(&t), -99999);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(iol_pool_cancel(env->pool, id[i]), 0);
+	assert_true(tp_wait_final(&r, 1));
+	assert_true(tp_wait_final(&p, 1));
+	assert_true(tp_wait_final(&f, 1));
+	assert_true(tp_wait_final(&t, 1));
+	assert_true(tp_wait_final(&rep, 1));
+	assert_int_equal(tp_last(&r), -ECANCELED);
+	assert_int_equal(tp_last(&p), -ECANCELED);
+	assert_int_equal(tp_last(&f), -ECANCELED);
+	assert_int_equal(tp_last(&t), -ECANCELED);
+	assert_int_equal(tp_last(&rep), -ECANCELED);
+	assert_int_equal(__atomic_load_n(&rep.ncalls, __ATOMIC_ACQUIRE), 2);
+	close(sv[0]);
+	close(sv[1]);
+	close(pf[0]);
+	close(pf[1]);
+}
+
 struct resubmit {
 	iol_pool *pool;
 	int sv;
@@ -277,6 +340,7 @@ int main(void)
 	    T(test_cancel_from_callback),
 	    T(test_deadline_expires),
 	    T(test_deadline_not_reached_and_partial),
+	    T(test_huge_deadline_and_timer_mean_never),
 	    T(test_destroy_with_work_in_flight),
 	};
 

@@ -30,6 +30,7 @@
 
 #include <cmocka.h>
 
+#include "iolayer.h"
 #include "iolayer/probe.h"
 #include "src/compat.h"
 #include "tests/check.h"
@@ -806,14 +807,106 @@ static void test_probe_child_invisible_to_application(void **state)
 	assert_int_equal(in_child("sigchld_ignored", NULL, NULL, -1), 0);
 }
 
+/*
+ * A probe that runs with the descriptor table full learns nothing about the
+ * kernel: the process calls must fail with the resource error (not a
+ * remembered -ENOSYS) and work once descriptors are free again.  Run in a
+ * fresh process, whose first probe happens at the limit.
+ */
+static int fill_fds(int *fds, int cap)
+{
+	int n = 0;
+
+	while (n < cap) {
+		int fd = dup(2);
+
+		if (fd < 0)
+			break;
+		fds[n++] = fd;
+	}
+	return n;
+}
+
+static void free_fds(int *fds, int n)
+{
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
+}
+
+static int child_emfile(void)
+{
+	const struct rlimit rl0 = {64, 64};
+	char *argv[] = {"true", NULL};
+	struct iol_exit_status es;
+	char name[64];
+	int fds[64], n, h;
+	iol_table *t;
+
+	CHECK(setrlimit(RLIMIT_NOFILE, &rl0) == 0);
+	n = fill_fds(fds, 64);
+	CHECK(errno == EMFILE);
+	/* The first probe, at the limit: not available, and why. */
+	CHECK(!iol_has(IOL_FEAT_PIDFD_OPEN));
+	CHECK(iol_features()->feat[IOL_FEAT_PIDFD_OPEN].error == EMFILE);
+	CHECK(iol_features()->feat[IOL_FEAT_WAITID_PIDFD].error == EMFILE);
+	free_fds(fds, n);
+
+	snprintf(name, sizeof(name), "probe-emfile-%d", (int)getpid());
+	CHECK(iol_table_open(name, NULL, &t) == 0);
+	n = fill_fds(fds, 64);
+	/* Still at the limit: the resource error, as documented. */
+	CHECK(iol_process_spawn(t, "/bin/true", argv, NULL) == -EMFILE);
+	CHECK(iol_process_open(t, getpid()) == -EMFILE);
+	free_fds(fds, n);
+
+	/* Descriptors free: the probe is asked again and the calls work. */
+	h = iol_process_spawn(t, "/bin/true", argv, NULL);
+	if (h < 0)
+		fprintf(stderr, "iol_process_spawn: %s\n", strerror(-h));
+	CHECK(h > 0);
+	CHECK(iol_wait(h, 10000000000LL) == 0);
+	CHECK(iol_process_exit_status(h, &es) == 0);
+	CHECK(es.exited && es.code == 0);
+	CHECK(iol_close(h) == 0);
+	/* Every feature (io_uring's too, probed at the limit as well) now
+	 * reads as in the parent, which probed with descriptors to spare. */
+	for (int i = 0; i < IOL_FEAT__COUNT; i++) {
+		if (iol_features()->feat[i].available != parent_has(i))
+			fprintf(stderr, "%s: %s\n", iol_feature_name(i),
+				iol_features()->feat[i].reason);
+		CHECK(iol_features()->feat[i].available == parent_has(i));
+		CHECK(iol_has(i) == parent_has(i));
+	}
+	CHECK(strcmp(iol_features()->backend,
+		     parent_has(IOL_FEAT_IO_URING) ? "io_uring" : "epoll") == 0);
+	CHECK(iol_table_close(t) == 0);
+	CHECK(iol_table_unlink(name) == 0);
+	return 0;
+}
+
+static void test_resource_errors_not_remembered(void **state)
+{
+	(void)state;
+	if (!iol_has(IOL_FEAT_PIDFD_OPEN) || !iol_has(IOL_FEAT_WAITID_PIDFD)) {
+		print_message("  skip: pidfds are missing here\n");
+		skip();
+	}
+	assert_int_equal(in_child("emfile", NULL, NULL, -1), 0);
+}
+
 static const struct {
 	const char *mode;
 	int (*fn)(void);
 } child_modes[] = {
-    {"sigchld_ignored", child_sigchld_ignored}, {"concurrent", child_concurrent_first_calls},
-    {"disable_some", child_disable_some},	{"disable_uring", child_disable_uring},
-    {"backend_epoll", child_backend_epoll},	{"backend_uring", child_backend_uring},
-    {"backend_auto", child_backend_auto},	{"unknown_name", child_unknown_name},
+    {"sigchld_ignored", child_sigchld_ignored},
+    {"concurrent", child_concurrent_first_calls},
+    {"disable_some", child_disable_some},
+    {"disable_uring", child_disable_uring},
+    {"backend_epoll", child_backend_epoll},
+    {"backend_uring", child_backend_uring},
+    {"backend_auto", child_backend_auto},
+    {"unknown_name", child_unknown_name},
+    {"emfile", child_emfile},
 };
 
 int main(int argc, char **argv)
@@ -842,6 +935,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_backend_override),
 	    cmocka_unit_test(test_unknown_name_warned_once),
 	    cmocka_unit_test(test_probe_child_invisible_to_application),
+	    cmocka_unit_test(test_resource_errors_not_remembered),
 	};
 
 	if (argc == 3 && strcmp(argv[1], "--child") == 0) {

@@ -57,11 +57,16 @@ static int teardown(void **state)
 		.cwd = NULL, .envp = NULL, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1        \
 	}
 
-static int spawn_sh(const char *script, const struct iol_spawn_opts *o)
+static int spawn_sh_on(iol_table *t, const char *script, const struct iol_spawn_opts *o)
 {
 	char *argv[] = {"sh", "-c", (char *)script, NULL};
 
-	return iol_process_spawn(tab.t, "/bin/sh", argv, o);
+	return iol_process_spawn(t, "/bin/sh", argv, o);
+}
+
+static int spawn_sh(const char *script, const struct iol_spawn_opts *o)
+{
+	return spawn_sh_on(tab.t, script, o);
 }
 
 /* A child that runs until the test closes *in_w: `cat` (or a script)
@@ -416,8 +421,9 @@ static int cross_child(void *arg)
 	close(c->up[1]);
 	close(c->down[0]);
 	PH_CHECK_EQ(iol_table_open(c->table, NULL, &t), 0);
-	o.stdin_fd = 1;	 /* the read end of the parent's pipe */
-	o.stdout_fd = 0; /* the write end towards the parent */
+	o.stdin_fd = 1;			/* the read end of the parent's pipe */
+	o.stdout_fd = 0;		/* the write end towards the parent: */
+	o.flags = IOL_SPAWN_STDOUT_FD0; /* 0 alone would mean inherit */
 	h = iol_process_spawn(t, "/bin/cat", cat, &o);
 	PH_CHECK(h > 0);
 	PH_CHECK_EQ(iol_wait(h, PH_LONG_NS), 0);
@@ -454,6 +460,67 @@ static void test_stdio_crossed_and_inherited(void **state)
 	close(c.up[0]);
 	assert_int_equal(ph_reap(pid, PH_LONG_MS), 0);
 	assert_string_equal(buf, "crossed\ninherited\ninherited\n");
+}
+
+/*
+ * A partly filled struct ({ .cwd = "/" }, the rest 0 as C leaves it) changes
+ * only the cwd: the child's stdin, stdout and stderr are the caller's.  In
+ * a child process whose own 0, 1 and 2 are pipes to the test (zero fields
+ * used to mean "descriptor 0": stdout and stderr went to the stdin pipe).
+ */
+struct partial {
+	const char *table;
+	int in[2], out[2], err[2];
+};
+
+static int partial_child(void *arg)
+{
+	struct partial *c = arg;
+	struct iol_spawn_opts o = {.cwd = "/"};
+	iol_table *t;
+	int h;
+
+	PH_CHECK(dup2(c->in[0], 0) == 0);
+	PH_CHECK(dup2(c->out[1], 1) == 1);
+	PH_CHECK(dup2(c->err[1], 2) == 2);
+	close(c->in[0]);
+	close(c->in[1]);
+	close(c->out[0]);
+	close(c->out[1]);
+	close(c->err[0]);
+	close(c->err[1]);
+	PH_CHECK_EQ(iol_table_open(c->table, NULL, &t), 0);
+	h = spawn_sh_on(t, "read x; echo \"$x in $(pwd)\"; echo to-err >&2", &o);
+	PH_CHECK(h > 0);
+	PH_CHECK_EQ(iol_wait(h, PH_LONG_NS), 0);
+	iol_close(h);
+	iol_table_close(t);
+	return 0;
+}
+
+static void test_partial_opts_inherit_stdio(void **state)
+{
+	struct partial c = {.table = tab.name};
+	char obuf[64], ebuf[64];
+	pid_t pid;
+
+	(void)state;
+	ph_pipe(c.in);
+	ph_pipe(c.out);
+	ph_pipe(c.err);
+	pid = ph_fork(partial_child, &c);
+	close(c.in[0]);
+	close(c.out[1]);
+	close(c.err[1]);
+	assert_int_equal(ph_write(c.in[1], "typed\n", 6), 0);
+	close(c.in[1]);
+	assert_true(ph_read_all(c.out[0], obuf, sizeof(obuf), PH_LONG_MS) >= 0);
+	assert_true(ph_read_all(c.err[0], ebuf, sizeof(ebuf), PH_LONG_MS) >= 0);
+	close(c.out[0]);
+	close(c.err[0]);
+	assert_int_equal(ph_reap(pid, PH_LONG_MS), 0);
+	assert_string_equal(obuf, "typed in /\n");
+	assert_string_equal(ebuf, "to-err\n");
 }
 
 static void test_cwd(void **state)
@@ -697,6 +764,9 @@ static void test_child_inherits_no_iolayer_fds(void **state)
 	h = start_reader(NULL, &in_w);
 	pid = iol_process_pid(h);
 	assert_true(wait_comm(pid, "cat"));
+	/* Past its start-up (setlocale opens and closes locale files, which a
+	 * loaded machine catches open): asleep reading its stdin. */
+	assert_true(ph_wait_syscall(pid, pid, SYS_read, PH_LONG_MS));
 	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
 	d = opendir(path);
 	assert_non_null(d);
@@ -1106,6 +1176,15 @@ static void test_errors(void **state)
 	o.stdout_fd = -1;
 	o.stderr_fd = INT_MIN;
 	assert_int_equal(iol_process_spawn(tab.t, "/bin/true", argv, &o), -EINVAL);
+	o.stderr_fd = -1;
+	o.flags = 0x8; /* unknown */
+	assert_int_equal(iol_process_spawn(tab.t, "/bin/true", argv, &o), -EINVAL);
+	o.flags = IOL_SPAWN_STDOUT_FD0; /* "0 is descriptor 0", but stdout_fd is -1 */
+	assert_int_equal(iol_process_spawn(tab.t, "/bin/true", argv, &o), -EINVAL);
+	o.stdout_fd = 2;
+	assert_int_equal(iol_process_spawn(tab.t, "/bin/true", argv, &o), -EINVAL);
+	o.stdout_fd = -1;
+	o.flags = 0;
 
 	assert_int_equal(iol_process_open(NULL, getpid()), -EINVAL);
 	assert_int_equal(iol_process_open(tab.t, 0), -EINVAL);
@@ -1282,6 +1361,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_stdin, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stderr, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stdio_crossed_and_inherited, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_partial_opts_inherit_stdio, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cwd, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_envp, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_path_search, setup, teardown),

@@ -214,7 +214,11 @@ int iol_pool_recv_multishot(iol_pool *pool, int fd, unsigned group, int flags, i
 {
 	if (fd < 0 || (flags & (MSG_WAITALL | MSG_DONTWAIT)) || has_deadline(opts))
 		return -EINVAL;
-	if (!pool || group >= atomic_load_explicit(&pool->ngroups, memory_order_acquire))
+	if (!pool)
+		return -EINVAL;
+	if (ioli_pool_forked(pool))
+		return -EBADF;
+	if (group >= atomic_load_explicit(&pool->ngroups, memory_order_acquire))
 		return -EINVAL;
 	BEGIN(IOLI_OP_RECV_MULTI, fd);
 	op->flags |= IOLI_F_MULTI;
@@ -242,7 +246,7 @@ int iol_pool_timer(iol_pool *pool, int64_t after_ns, int64_t interval_ns, iol_cb
 		return -EINVAL;
 	BEGIN(IOLI_OP_TIMER, -1);
 	op->u.timer.fd = -1;
-	op->u.timer.next = ioli_now_ns() + after_ns;
+	op->u.timer.next = ioli_ns_add_sat(ioli_now_ns(), after_ns);
 	op->u.timer.interval = interval_ns;
 	if (interval_ns > 0)
 		op->flags |= IOLI_F_MULTI;

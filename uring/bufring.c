@@ -26,6 +26,8 @@ int iol_pool_buffers_create(iol_pool *pool, unsigned count, unsigned size, unsig
 	if (!pool || !group || count == 0 || count > 32768 || (count & (count - 1)) || size == 0 ||
 	    size > (1u << 30) || (uint64_t)count * size > (4ull << 30))
 		return -EINVAL;
+	if (ioli_pool_forked(pool))
+		return -EBADF;
 	if (atomic_load(&pool->stopping))
 		return -ESHUTDOWN;
 	pthread_mutex_lock(&pool->lock);
@@ -150,19 +152,25 @@ static struct ioli_tbufs *lookup(iol_pool *pool, unsigned flags, unsigned *bid)
 void *iol_pool_buffer(iol_pool *pool, unsigned flags)
 {
 	unsigned bid;
-	struct ioli_tbufs *b = lookup(pool, flags, &bid);
+	struct ioli_tbufs *b;
 
+	if (pool && ioli_pool_forked(pool))
+		return NULL;
+	b = lookup(pool, flags, &bid);
 	return b ? b->mem + (size_t)bid * b->size : NULL;
 }
 
 int iol_pool_buffer_return(iol_pool *pool, unsigned flags)
 {
 	unsigned bid;
-	struct ioli_tbufs *b = lookup(pool, flags, &bid);
+	struct ioli_tbufs *b;
 	struct ioli_thread *t;
 	struct ioli_bufret_msg *m;
 	int r;
 
+	if (pool && ioli_pool_forked(pool))
+		return -EBADF;
+	b = lookup(pool, flags, &bid);
 	if (!b)
 		return -EINVAL;
 	if (!atomic_exchange_explicit(&b->borrowed[bid], 0, memory_order_relaxed))

@@ -257,7 +257,7 @@ static void run_timers(struct ioli_thread *t)
 		}
 		ioli_op_deliver(t, op, 0, IOL_CQE_MORE);
 		if (op->where == IOLI_W_TIMER) { /* not cancelled by its callback */
-			op->deadline += op->u.timer.interval;
+			op->deadline = ioli_ns_add_sat(op->deadline, op->u.timer.interval);
 			if (ioli_heap_push(t, op) < 0)
 				ioli_op_finish(t, op, -ENOMEM, 0);
 		}

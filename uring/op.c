@@ -208,6 +208,8 @@ int ioli_op_begin(iol_pool *pool, int kind, int fd, iol_cb cb, void *arg,
 
 	if (!pool || !cb)
 		return -EINVAL;
+	if (ioli_pool_forked(pool))
+		return -EBADF;
 	if (opts) {
 		if (opts->flags & ~IOL_OP_ON_THREAD)
 			return -EINVAL;
@@ -216,7 +218,7 @@ int ioli_op_begin(iol_pool *pool, int kind, int fd, iol_cb cb, void *arg,
 		if ((opts->flags & IOL_OP_ON_THREAD) && opts->thread >= pool->nthreads)
 			return -EINVAL;
 		if (opts->deadline_ns > 0)
-			deadline = ioli_now_ns() + opts->deadline_ns;
+			deadline = ioli_ns_add_sat(ioli_now_ns(), opts->deadline_ns);
 	}
 	if (atomic_load_explicit(&pool->stopping, memory_order_acquire))
 		return -ESHUTDOWN;
@@ -411,6 +413,8 @@ int iol_pool_cancel(iol_pool *pool, uint64_t id)
 
 	if (!pool || id == 0)
 		return -EINVAL;
+	if (ioli_pool_forked(pool))
+		return -EBADF;
 	if (!(gen & 1))
 		return -ENOENT; /* never a live operation's */
 	if (ti >= pool->nthreads)

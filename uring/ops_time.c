@@ -40,7 +40,7 @@ void ioli_uring_cqe_timer(struct ioli_thread *t, struct ioli_op *op, int res, un
 		ioli_ring_decide(op, op->cancel_res, 0);
 		return;
 	}
-	op->u.timer.next += op->u.timer.interval;
+	op->u.timer.next = ioli_ns_add_sat(op->u.timer.next, op->u.timer.interval);
 	r = ioli_uring_issue_timer(t, op);
 	if (r < 0)
 		ioli_ring_decide(op, r, 0);

@@ -20,6 +20,20 @@
 
 static atomic_bool fallback_said;
 
+_Atomic unsigned ioli_fork_gen;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void atfork_child(void)
+{
+	atomic_fetch_add_explicit(&ioli_fork_gen, 1, memory_order_relaxed);
+}
+
+/* Registered before the first pool exists, so every fork after it counts. */
+static void atfork_register(void)
+{
+	pthread_atfork(NULL, NULL, atfork_child);
+}
+
 struct thread_arg {
 	struct ioli_thread *t;
 	int cpu; /* -1: not pinned */
@@ -230,9 +244,11 @@ int iol_pool_create(const struct iol_pool_opts *opts, iol_pool **out)
 		}
 	}
 
+	pthread_once(&atfork_once, atfork_register);
 	pool = calloc(1, sizeof(*pool));
 	if (!pool)
 		return -ENOMEM;
+	pool->fork_gen = atomic_load_explicit(&ioli_fork_gen, memory_order_relaxed);
 	pool->opts = o;
 	pool->nthreads = o.threads;
 	pthread_mutex_init(&pool->lock, NULL);
@@ -262,6 +278,11 @@ int iol_pool_destroy(iol_pool *pool)
 {
 	if (!pool)
 		return -EINVAL;
+	/* In a child of fork(): the threads are the parent's and the locks
+	 * may have been held at the fork.  Touch nothing; the child's copy of
+	 * the memory goes with the process (descriptors are close-on-exec). */
+	if (ioli_pool_forked(pool))
+		return -EBADF;
 	if (ioli_self && ioli_self->pool == pool)
 		return -EDEADLK;
 	atomic_store_explicit(&pool->stopping, true, memory_order_release);
@@ -281,12 +302,12 @@ int iol_pool_destroy(iol_pool *pool)
 
 const char *iol_pool_backend(const iol_pool *pool)
 {
-	return pool ? pool->be->name : NULL;
+	return pool && !ioli_pool_forked(pool) ? pool->be->name : NULL;
 }
 
 unsigned iol_pool_threads(const iol_pool *pool)
 {
-	return pool ? pool->nthreads : 0;
+	return pool && !ioli_pool_forked(pool) ? pool->nthreads : 0;
 }
 
 void ioli_pool_stats(iol_pool *pool, struct ioli_stats_snapshot *out)

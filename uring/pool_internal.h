@@ -283,7 +283,20 @@ struct iol_pool {
 	_Atomic(struct ioli_futex_helpers *) fhelp; /* futex fallback, lazily */
 	bool native_futex_wait;			    /* io_uring FUTEX_WAIT usable */
 	bool native_futex_waitv;		    /* io_uring FUTEX_WAITV usable */
+	unsigned fork_gen;			    /* ioli_fork_gen at creation */
 };
+
+/* Bumped in every child of fork() (pthread_atfork, pool.c): a pool whose
+ * fork_gen differs was made by an ancestor, whose threads the child lacks. */
+extern _Atomic unsigned ioli_fork_gen;
+
+/* True in a child of fork() for a pool the parent (or an ancestor) made:
+ * every entry point refuses it with -EBADF.  One relaxed load, no system
+ * call. */
+static inline bool ioli_pool_forked(const struct iol_pool *pool)
+{
+	return pool->fork_gen != atomic_load_explicit(&ioli_fork_gen, memory_order_relaxed);
+}
 
 /* The pool thread running the calling code, or NULL. */
 extern __thread struct ioli_thread *ioli_self;
@@ -336,6 +349,16 @@ bool ioli_thread_try_close(struct ioli_thread *t);
 void ioli_thread_loop_begin(struct ioli_thread *t);
 
 int64_t ioli_now_ns(void); /* futex/futex.c */
+
+/* t + ns (ns >= 0) saturated at INT64_MAX: a deadline or expiry past the
+ * end of time is "never", as with iol_wait's huge timeouts, not an
+ * overflow that would make it lie in the past. */
+static inline int64_t ioli_ns_add_sat(int64_t t, int64_t ns)
+{
+	int64_t r;
+
+	return __builtin_add_overflow(t, ns, &r) ? INT64_MAX : r;
+}
 uint64_t ioli_op_id(const struct ioli_op *op);
 
 /* ------------------------------------------------------------------ */

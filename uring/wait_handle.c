@@ -28,6 +28,7 @@
 
 #include "src/table.h"
 #include "uring/pool_futex.h"
+#include "uring/pool_internal.h"
 
 struct hwait {
 	struct ioli_waitobj o;
@@ -99,6 +100,8 @@ int iol_pool_wait_handle(iol_pool *pool, int h, iol_cb cb, void *arg,
 
 	if (!pool || !cb)
 		return -EINVAL;
+	if (ioli_pool_forked(pool))
+		return -EBADF;
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return -ENOMEM;

@@ -55,6 +55,17 @@
  *
  * Everything here is thread-safe.  A pool must outlive every call made on
  * it; after iol_pool_destroy() has returned it is gone.
+ *
+ * fork(): a pool belongs to the process that created it.  A child of
+ * fork() has none of its threads, so there every call on a pool made before
+ * the fork is refused: the int-returning calls return -EBADF (no callback
+ * runs), iol_pool_buffer() and iol_pool_backend() return NULL,
+ * iol_pool_threads() 0.  iol_pool_destroy() in the child also returns
+ * -EBADF at once: it joins no thread, takes no lock and frees nothing (the
+ * child's copy of the pool's memory goes with the process; its descriptors
+ * are close-on-exec).  The parent's pool is unaffected.  Pools the child
+ * creates itself work as usual.  (The check is a counter bumped by a
+ * pthread_atfork() child handler, so it covers fork(), not a raw clone().)
  */
 #ifndef IOLAYER_POOL_H
 #define IOLAYER_POOL_H
@@ -117,14 +128,17 @@ int iol_pool_create(const struct iol_pool_opts *opts, iol_pool **out);
  * everything.  Submissions racing with it fail with -ESHUTDOWN.  A blocking
  * file operation already running on an epoll file worker is not interrupted;
  * destroy waits for it.
- * Returns 0, -EINVAL (pool NULL) or -EDEADLK (called from a pool thread).
+ * Returns 0, -EINVAL (pool NULL), -EDEADLK (called from a pool thread) or
+ * -EBADF (in a child of fork(), for a pool made before it: nothing is done,
+ * see above).
  */
 int iol_pool_destroy(iol_pool *pool);
 
-/* "io_uring" or "epoll": the backend the pool runs on.  NULL for NULL. */
+/* "io_uring" or "epoll": the backend the pool runs on.  NULL for NULL (and
+ * in a child of fork() for a pool made before it). */
 const char *iol_pool_backend(const iol_pool *pool);
 
-/* Number of threads in the pool (0 for NULL). */
+/* Number of threads in the pool (0 for NULL, and after fork() as above). */
 unsigned iol_pool_threads(const iol_pool *pool);
 
 /* ------------------------------------------------------------------ */
@@ -141,7 +155,9 @@ typedef void (*iol_cb)(void *arg, int res, unsigned flags);
 
 struct iol_op_opts {
 	int64_t deadline_ns; /* > 0: cancel with -ETIMEDOUT this long (CLOCK_MONOTONIC)
-			      * after submission if not complete; 0: none */
+			      * after submission if not complete; 0: none.  Values
+			      * up to INT64_MAX are valid: past the end of the
+			      * clock they saturate (i.e. never expire) */
 	unsigned flags;	     /* IOL_OP_ON_THREAD */
 	unsigned thread;     /* with IOL_OP_ON_THREAD: 0 .. threads-1 */
 };
@@ -158,6 +174,7 @@ struct iol_op_opts {
  *               operation or a timer (they end only by cancellation)
  *   -ESHUTDOWN  iol_pool_destroy() has begun
  *   -ENOMEM     no memory for the operation
+ *   -EBADF      in a child of fork(), on a pool made before the fork
  */
 
 /*
@@ -255,7 +272,9 @@ int iol_pool_shutdown(iol_pool *pool, int fd, int how, iol_cb cb, void *arg,
  * A timer on CLOCK_MONOTONIC: calls back with res 0 after after_ns (>= 0).
  * With interval_ns > 0 it repeats every interval_ns after that (IOL_CQE_MORE
  * each time, period kept from the first expiry, not from callback times)
- * until cancelled, which ends it with a final -ECANCELED.
+ * until cancelled, which ends it with a final -ECANCELED.  Any after_ns or
+ * interval_ns up to INT64_MAX is valid: an expiry past the end of the clock
+ * saturates and never comes (the timer then ends only by cancellation).
  */
 int iol_pool_timer(iol_pool *pool, int64_t after_ns, int64_t interval_ns, iol_cb cb, void *arg,
 		   const struct iol_op_opts *opts, uint64_t *id);
@@ -266,7 +285,8 @@ int iol_pool_timer(iol_pool *pool, int64_t after_ns, int64_t interval_ns, iol_cb
  * for multishot operations), unless it completed first, in which case it
  * runs with its result.  Returns -ENOENT when no operation with that id is in
  * flight (already completed, or never existed), -EINVAL for id 0 or a pool
- * NULL, -ESHUTDOWN during destruction (everything is cancelled then anyway).
+ * NULL, -ESHUTDOWN during destruction (everything is cancelled then anyway),
+ * -EBADF in a child of fork() (the operations are the parent's).
  * An operation already running in a blocking system call on an epoll file
  * worker completes with its result.
  */
@@ -304,16 +324,17 @@ int iol_pool_wait_handle(iol_pool *pool, int h, iol_cb cb, void *arg,
  * own, set up when it first needs it).  count is a power of two from 1 to
  * 32768, size 1 to 1 GiB with count * size at most 4 GiB.  Groups live until
  * the pool is destroyed.  Sets *group.
- * Returns 0, -EINVAL, -ENOSPC (IOL_POOL_MAX_GROUPS groups exist) or
- * -ESHUTDOWN (destruction has begun).  Memory is taken per thread on first
- * use: a thread that cannot get it ends its multishot recv with -ENOMEM.
+ * Returns 0, -EINVAL, -ENOSPC (IOL_POOL_MAX_GROUPS groups exist),
+ * -ESHUTDOWN (destruction has begun) or -EBADF (after fork(), as above).  Memory is taken per
+ * thread on first use: a thread that cannot get it ends its multishot recv with -ENOMEM.
  */
 int iol_pool_buffers_create(iol_pool *pool, unsigned count, unsigned size, unsigned *group);
 
 /*
  * The buffer attached to a callback whose flags have IOL_CQE_BUFFER: the
  * data (res bytes of it).  flags identify the buffer; keep them to return
- * it.  Any thread may read it while borrowed.  NULL if flags carry no buffer.
+ * it.  Any thread may read it while borrowed.  NULL if flags carry no buffer
+ * (or in a child of fork(), for a pool made before it).
  */
 void *iol_pool_buffer(iol_pool *pool, unsigned flags);
 
@@ -321,7 +342,7 @@ void *iol_pool_buffer(iol_pool *pool, unsigned flags);
  * Give a borrowed buffer back to its group.  Callable from any thread: on
  * the buffer's own pool thread it is immediate, from others it is queued to
  * that thread.  Returns 0, or -EINVAL when flags carry no buffer of this
- * pool, -EALREADY when that buffer is not borrowed.
+ * pool, -EALREADY when that buffer is not borrowed, -EBADF after fork().
  */
 int iol_pool_buffer_return(iol_pool *pool, unsigned flags);
 

@@ -16,7 +16,11 @@
  * even when io_uring is missing, and backend_reason then says so.
  *
  * A seccomp filter that answers a probed call with ENOSYS, EPERM or EINVAL
- * makes that feature missing with that errno.  (A filter that kills the
+ * makes that feature missing with that errno.  A probe that fails for lack
+ * of resources (EMFILE, ENFILE, ENOMEM, EAGAIN) is not remembered: the
+ * feature reads as missing with that error, and the next iol_has() or
+ * iol_features() call (or library call needing it) probes it again.
+ * Settled answers never change.  (A filter that kills the
  * process on a forbidden call cannot be survived by any in-process probe.)
  * docs/kernel-features.md lists every feature, its first kernel, how it
  * is detected and what the library does without it.
@@ -113,7 +117,9 @@ struct iol_features {
 	const char *disabled; /* IOLAYER_DISABLE as read, or NULL */
 };
 
-/* The probe's results: probed on first call, thread-safe, cheap after. */
+/* The probe's results: probed on first call, thread-safe, cheap after.
+ * The result is read-only; a later call may return a newer one (when a
+ * feature left for a retry got its answer), and older ones stay valid. */
 const struct iol_features *iol_features(void);
 
 /* Whether a feature is available (and not masked by IOLAYER_DISABLE). */

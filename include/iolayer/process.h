@@ -30,8 +30,9 @@
  * to keep every status.
  *
  * Requires pidfd_open (Linux 5.3) and CLONE_PIDFD; without them these
- * calls return -ENOSYS.  Errors common to handle-taking calls are as in
- * iolayer.h (-EBADF, -EINVAL for a handle of another type).
+ * calls return -ENOSYS.  (A probe of them that ran out of descriptors or
+ * memory is not taken as "missing": see iol_process_spawn.)  Errors common to handle-taking calls
+ * are as in iolayer.h (-EBADF, -EINVAL for a handle of another type).
  */
 #ifndef IOLAYER_PROCESS_H
 #define IOLAYER_PROCESS_H
@@ -45,10 +46,33 @@
 extern "C" {
 #endif
 
-struct iol_spawn_opts {			    /* NULL = inherit everything */
+/*
+ * Options of iol_process_spawn.  NULL, and every field left 0, means
+ * "inherit": a partly filled struct such as { .cwd = "/" } changes only
+ * what it names.
+ *
+ * stdin_fd, stdout_fd, stderr_fd: the caller's descriptor that becomes the
+ * child's 0, 1 or 2.
+ *   > 0   that descriptor (dup'ed into place in the child; the caller's
+ *         stays open and unchanged)
+ *   0     inherit (the child's 0/1/2 is the caller's), unless flags has
+ *         the field's IOL_SPAWN_*_FD0: then descriptor 0 of the caller
+ *   -1    inherit too (as before 0 became the default)
+ *   < -1  -EINVAL
+ * flags: IOL_SPAWN_STDIN_FD0, IOL_SPAWN_STDOUT_FD0, IOL_SPAWN_STDERR_FD0,
+ * each "this field's 0 means descriptor 0" (the field must then be 0);
+ * e.g. { .stdout_fd = 0, .flags = IOL_SPAWN_STDOUT_FD0 } sends the child's
+ * stdout to the caller's descriptor 0.  Other bits: -EINVAL.
+ */
+#define IOL_SPAWN_STDIN_FD0  0x1u
+#define IOL_SPAWN_STDOUT_FD0 0x2u
+#define IOL_SPAWN_STDERR_FD0 0x4u
+
+struct iol_spawn_opts {
 	const char *cwd;		    /* NULL = the caller's */
 	char *const *envp;		    /* NULL = the caller's environment */
-	int stdin_fd, stdout_fd, stderr_fd; /* -1 = inherit */
+	int stdin_fd, stdout_fd, stderr_fd; /* 0 or -1 = inherit; see above */
+	unsigned flags;			    /* IOL_SPAWN_*_FD0 */
 };
 
 struct iol_exit_status {
@@ -62,13 +86,17 @@ struct iol_exit_status {
  * Start `file` with argv (argv[0] first, NULL-terminated).  A file without
  * '/' is searched in $PATH (from the caller's environment) as execvp does.
  * Returns a process handle, or:
- *   -EINVAL  t, file or argv NULL; a negative fd other than -1 in o
+ *   -EINVAL  t, file or argv NULL; in o, an fd below -1, unknown flags,
+ *            or an IOL_SPAWN_*_FD0 flag whose field is not 0
  *   -ENOENT, -EACCES, -ENOEXEC, -ENOTDIR, -E2BIG, ...
  *            the child's errno when the program could not be started,
  *            or the cwd could not be entered, or a descriptor not dup'ed:
  *            the failed child is reaped, nothing runs
  *   -EBADF   t was closed or inherited across fork()
  *   -ENOSPC, -EMFILE, -ENOMEM, -EAGAIN (fork limits), -ENOSYS
+ *            (-EMFILE, -ENFILE, -ENOMEM, -EAGAIN also when the first
+ *            probe of the pidfd calls ran out of them: nothing is
+ *            remembered, a later call probes again and may succeed)
  * The child does not inherit iolayer handles (it holds none after exec).
  */
 int iol_process_spawn(iol_table *t, const char *file, char *const argv[],
@@ -82,7 +110,8 @@ int iol_process_spawn(iol_table *t, const char *file, char *const argv[],
  * or, on kernels without pidfs, its identity cannot be told from an
  * ended process that had the same pid and start time),
  * -EPERM (another user's), -EINVAL (t NULL, pid <= 0), -EBADF (t closed or
- * inherited across fork()), -ENOSPC, -ENOSYS.
+ * inherited across fork()), -ENOSPC, -ENOSYS, or -EMFILE, -ENFILE, -ENOMEM,
+ * -EAGAIN (as for iol_process_spawn: retried on the next call).
  */
 int iol_process_open(iol_table *t, pid_t pid);
 
