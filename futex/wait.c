@@ -29,7 +29,7 @@
 #include <string.h>
 
 #include "futex/futex.h"
-#include "src/table.h"
+#include "src/objops.h"
 
 void ioli_wake(iol_table *t, struct ioli_slot *s, int n)
 {
@@ -41,28 +41,6 @@ void ioli_wake(iol_table *t, struct ioli_slot *s, int n)
 	if (atomic_load(&s->multi) > 0)
 		n = INT_MAX;
 	ioli_futex_wake(&s->word, n, t->futex_private);
-}
-
-int ioli_obj_try(struct ioli_waitobj *o)
-{
-	switch (o->r.type) {
-	case IOL_TYPE_MUTEX:
-		return ioli_mutex_try(o);
-	case IOL_TYPE_EVENT:
-		return ioli_event_try(o);
-	case IOL_TYPE_SEMAPHORE:
-		return ioli_sem_try(o);
-	case IOL_TYPE_PROCESS:
-	case IOL_TYPE_THREAD:
-		return ioli_ended_try(o);
-	default:
-		return -EINVAL;
-	}
-}
-
-static bool waitable(uint32_t type)
-{
-	return type >= IOL_TYPE_MUTEX && type <= IOL_TYPE_THREAD;
 }
 
 static bool valid_timeout(int64_t timeout_ns)
@@ -78,10 +56,8 @@ static void reg(struct ioli_waitobj *o, unsigned k, bool multi)
 	struct ioli_threc *r = ioli_self_threc(o->r.t);
 	uint64_t bit = 1ull << k;
 
-	/* The pulse epoch this wait starts from, read before the count is
-	 * taken: a pulse that sees no waiter leaves the epoch alone. */
-	if (o->r.type == IOL_TYPE_EVENT)
-		o->epoch = atomic_load(&s->word) & IOLI_EV_EPOCH_MASK;
+	if (o->ops->wait_begin)
+		o->ops->wait_begin(o);
 	if (r) {
 		atomic_store_explicit(&r->wait_slot[k], o->r.slot, memory_order_relaxed);
 		atomic_store_explicit(&r->wait_gen[k], o->r.sgen, memory_order_relaxed);
@@ -109,12 +85,8 @@ static void unreg(struct ioli_waitobj *o, unsigned k, bool multi)
 	atomic_fetch_sub(&s->waiters, 1);
 	if (multi)
 		atomic_fetch_sub(&s->multi, 1);
-	if (o->r.type == IOL_TYPE_EVENT)
-		ioli_event_unregistered(s);
-	/* Leaving after a sleep without the attempt that follows it (an
-	 * error): a wake this waiter may have used must not hold others. */
-	if (o->woke && atomic_load_explicit(&s->u.mutex.woken, memory_order_relaxed))
-		atomic_store(&s->u.mutex.woken, 0);
+	if (o->ops->wait_end)
+		o->ops->wait_end(o);
 	o->registered = false;
 }
 
@@ -164,13 +136,12 @@ static bool lw_seen(_Atomic uint32_t **lws, unsigned n, _Atomic uint32_t *lw)
 }
 
 /* Back from a sleep, for whatever reason: this waiter's next attempt on
- * each mutex may be the retry a release's wake is waiting for (see
+ * each object may be the retry a release's wake is waiting for (see
  * ioli_mutex_try). */
 static void mark_woke(struct wait *w)
 {
 	for (unsigned i = 0; i < w->n; i++)
-		if (w->o[i].r.type == IOL_TYPE_MUTEX)
-			w->o[i].woke = true;
+		w->o[i].woke = true;
 }
 
 static int sleep_once(struct wait *w)
@@ -190,22 +161,19 @@ static int sleep_once(struct wait *w)
 	first_lw = nw;
 	for (unsigned i = 0; i < w->n; i++) {
 		struct ioli_waitobj *o = &w->o[i];
-		uint32_t owner, val;
+		uint32_t val;
 		_Atomic uint32_t *lw;
 
-		if (o->dup || o->r.type != IOL_TYPE_MUTEX)
+		if (o->dup || !o->ops->extra_word)
 			continue;
-		owner = o->seen & IOLI_MX_OWNER_MASK;
-		if (owner == 0 || owner == ioli_self_owner_peek(o->r.t))
-			continue;
-		lw = ioli_owner_live_word(o->r.t, owner, &val);
-		if (!lw)
-			return 0; /* the owner just died: try again at once */
-		if (lw_seen(lws, nlw, lw))
+		rc = o->ops->extra_word(o, &lw, &val);
+		if (rc < 0)
+			return 0; /* the state just changed: try again at once */
+		if (rc == 0 || lw_seen(lws, nlw, lw))
 			continue;
 		lws[nlw++] = lw;
-		/* Liveness words are always shared futexes: the kernel's wake
-		 * at a thread's death is a shared one. */
+		/* Extra words are shared futexes (a mutex owner's liveness
+		 * word: the kernel's wake at a thread's death is a shared one). */
 		ioli_waitv_entry(&wv[nw++], lw, val, false);
 	}
 	if (nw == 1) {
@@ -218,7 +186,8 @@ static int sleep_once(struct wait *w)
 	mark_woke(w);
 	if (rc >= (int)first_lw && rc < (int)nw) {
 		/* The kernel wakes one waiter when an owner dies; pass it on to
-		 * everyone else waiting on anything that thread owned. */
+		 * everyone else waiting on anything that thread owned (and so
+		 * for every extra word). */
 		ioli_futex_wake(lws[rc - first_lw], INT_MAX, false);
 	}
 	return rc >= 0 ? 0 : rc;
@@ -296,7 +265,8 @@ static int resolve(int h, struct ioli_waitobj *o)
 	err = ioli_handle_get(h, &o->r);
 	if (err)
 		return err;
-	if (!waitable(o->r.type))
+	o->ops = ioli_obj_ops(o->r.type);
+	if (!o->ops)
 		return -EINVAL;
 	return 0;
 }
@@ -380,23 +350,15 @@ int iol_wait_many(const int *handles, unsigned n, unsigned flags, int64_t timeou
 static int signal_one(int h)
 {
 	struct ioli_href r;
+	const struct ioli_obj_ops *ops;
 	int err = ioli_handle_get(h, &r);
 
 	if (err)
 		return err;
-	switch (r.type) {
-	case IOL_TYPE_MUTEX:
-		err = iol_mutex_release(h);
-		break;
-	case IOL_TYPE_EVENT:
-		err = iol_event_set(h);
-		break;
-	case IOL_TYPE_SEMAPHORE:
-		err = iol_semaphore_release(h, 1);
-		break;
-	default:
+	ops = ioli_obj_ops(r.type);
+	if (!ops || !ops->signal)
 		return -EINVAL;
-	}
+	err = ops->signal(h);
 	return err < 0 ? err : 0;
 }
 

@@ -23,7 +23,7 @@
 
 #include "futex/futex.h"
 #include "src/fault.h"
-#include "src/table.h"
+#include "src/objops.h"
 
 static void wa_recover(iol_table *t)
 {
@@ -103,60 +103,9 @@ int ioli_walock_pass(iol_table *t, struct ioli_slot *s)
  */
 static int claim(struct ioli_waitobj *o, uint32_t v, uint32_t me, uint32_t *nv, bool *ab)
 {
-	struct ioli_slot *s = o->r.s;
-	uint32_t owner;
-
 	if (v & IOLI_W_LOCKED)
 		return 0;
-	switch (o->r.type) {
-	case IOL_TYPE_MUTEX:
-		owner = v & IOLI_MX_OWNER_MASK;
-		if (owner == me) {
-			if (atomic_load_explicit(&s->u.mutex.recursion, memory_order_relaxed) ==
-			    UINT32_MAX)
-				return -EOVERFLOW;
-			*nv = v;
-			return 1;
-		}
-		if (owner != 0 && ioli_owner_alive(o->r.t, owner, NULL))
-			return 0;
-		*ab = *ab || owner != 0 || (v & IOLI_MX_ABANDONED);
-		*nv = me;
-		return 1;
-	case IOL_TYPE_EVENT:
-		if (!(v & IOLI_EV_SIGNALED))
-			return 0;
-		*nv = (IOLI_SLOT_FLAGS(atomic_load_explicit(&s->state, memory_order_relaxed)) &
-		       IOLI_OBJ_MANUAL)
-			  ? v
-			  : v & ~IOLI_EV_SIGNALED;
-		return 1;
-	case IOL_TYPE_SEMAPHORE:
-		if ((v & IOLI_SEM_COUNT_MASK) == 0)
-			return 0;
-		*nv = v - 1;
-		return 1;
-	case IOL_TYPE_PROCESS:
-	case IOL_TYPE_THREAD:
-		if (!(v & IOLI_SIG_SIGNALED))
-			return 0;
-		*nv = v;
-		return 1;
-	default:
-		return -EINVAL;
-	}
-}
-
-static void took_mutex(struct ioli_waitobj *o, uint32_t old, uint32_t me)
-{
-	struct ioli_slot *s = o->r.s;
-
-	if ((old & IOLI_MX_OWNER_MASK) == me) {
-		atomic_fetch_add_explicit(&s->u.mutex.recursion, 1, memory_order_relaxed);
-		return;
-	}
-	atomic_store_explicit(&s->u.mutex.recursion, 1, memory_order_relaxed);
-	ioli_owned_push(o->r.t, o->r.slot);
+	return o->ops->claim(o, v, me, nv, ab);
 }
 
 int ioli_waitall_attempt(struct ioli_waitobj *o, unsigned n)
@@ -243,7 +192,7 @@ int ioli_waitall_attempt(struct ioli_waitobj *o, unsigned n)
 	pthread_mutex_unlock(&h->walock);
 
 	for (k = 0; k < n; k++)
-		if (o[k].r.type == IOL_TYPE_MUTEX)
-			took_mutex(&o[k], old[k], me);
+		if (o[k].ops->commit)
+			o[k].ops->commit(&o[k], old[k], me);
 	return ab ? IOL_ABANDONED : 0;
 }

@@ -18,6 +18,7 @@
 
 #include "iolayer/process.h"
 #include "src/compat.h"
+#include "src/objops.h"
 #include "src/table.h"
 #include "src/watcher.h"
 
@@ -362,3 +363,16 @@ int ioli_ended_try(struct ioli_waitobj *o)
 	o->seen = v;
 	return IOLI_TRY_BUSY;
 }
+
+int ioli_ended_claim(struct ioli_waitobj *o, uint32_t v, uint32_t me, uint32_t *nv, bool *ab)
+{
+	if (!(v & IOLI_SIG_SIGNALED))
+		return 0;
+	*nv = v;
+	return 1;
+}
+
+const struct ioli_obj_ops ioli_process_ops = {
+    .try_acquire = ioli_ended_try,
+    .claim = ioli_ended_claim,
+};

@@ -26,7 +26,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "src/table.h"
+#include "src/objops.h"
 #include "uring/pool_futex.h"
 
 struct hwait {
@@ -42,8 +42,8 @@ static void reg(struct ioli_waitobj *o)
 {
 	struct ioli_slot *s = o->r.s;
 
-	if (o->r.type == IOL_TYPE_EVENT)
-		o->epoch = atomic_load(&s->word) & IOLI_EV_EPOCH_MASK;
+	if (o->ops->wait_begin)
+		o->ops->wait_begin(o);
 	atomic_fetch_add(&s->multi, 1);
 	atomic_fetch_add(&s->waiters, 1);
 	o->registered = true;
@@ -55,8 +55,8 @@ static void unreg(struct ioli_waitobj *o)
 
 	atomic_fetch_sub(&s->waiters, 1);
 	atomic_fetch_sub(&s->multi, 1);
-	if (o->r.type == IOL_TYPE_EVENT)
-		ioli_event_unregistered(s);
+	if (o->ops->wait_end)
+		o->ops->wait_end(o);
 	o->registered = false;
 }
 
@@ -107,15 +107,10 @@ int iol_pool_wait_handle(iol_pool *pool, int h, iol_cb cb, void *arg,
 	r = ioli_handle_pin(h, &w->o.r);
 	if (r)
 		goto out_free;
-	switch (w->o.r.type) {
-	case IOL_TYPE_EVENT:
-	case IOL_TYPE_SEMAPHORE:
-	case IOL_TYPE_PROCESS:
-	case IOL_TYPE_THREAD:
-		break;
-	default:
-		/* mutexes are owned by threads, and no pool thread is the
-		 * caller; file handles are not waitable */
+	/* Mutexes are owned by threads, and no pool thread is the caller;
+	 * file handles are not waitable. */
+	w->o.ops = ioli_obj_ops(w->o.r.type);
+	if (!w->o.ops || w->o.ops->thread_owned) {
 		r = -EINVAL;
 		goto out_unpin;
 	}
@@ -137,10 +132,8 @@ int iol_pool_wait_handle(iol_pool *pool, int h, iol_cb cb, void *arg,
 		word = (struct ioli_futex_word){.word = &w->dummy, .expected = 1};
 		r = ioli_pool_futex_waitv_try(pool, &word, 1, false, hw_try, hw_done, w, opts, id);
 		/* Not submitted: give back what was taken, it cannot be delivered. */
-		if (r < 0 && w->o.r.type == IOL_TYPE_EVENT)
-			iol_event_set(h);
-		else if (r < 0 && w->o.r.type == IOL_TYPE_SEMAPHORE)
-			iol_semaphore_release(h, 1);
+		if (r < 0 && w->o.ops->signal)
+			w->o.ops->signal(h);
 	}
 	if (r < 0) {
 		unreg(&w->o);
