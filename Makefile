@@ -79,7 +79,7 @@ $(BUILD)/obj/src/probe_env.o: CPPFLAGS += $(LIBURING_PC_DEFS)
 # next to it (see src/cli/cmd_bench.c).
 $(BUILD)/obj/src/cli/cmd_bench.o: CPPFLAGS += -DIOLI_BENCH_LIBEXEC='"$(LIBEXECDIR)/iolayer"'
 
-LIB_SRCS := $(sort $(wildcard src/*.c futex/*.c uring/*.c))
+LIB_SRCS := $(sort $(wildcard src/*.c src/wait/*.c futex/*.c uring/*.c))
 CLI_SRCS := $(sort $(wildcard src/cli/*.c))
 TEST_SRCS := $(sort $(wildcard tests/test_*.c))
 TEST_HELPER_SRCS := $(sort $(filter-out tests/test_%.c,$(wildcard tests/*.c)))

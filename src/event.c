@@ -147,7 +147,7 @@ int ioli_event_try(struct ioli_waitobj *o)
 	struct ioli_slot *s = o->r.s;
 	bool manual = IOLI_SLOT_FLAGS(atomic_load_explicit(&s->state, memory_order_relaxed)) &
 		      IOLI_OBJ_MANUAL;
-	uint32_t v = atomic_load(&s->word); /* seq_cst: see futex/wait.c */
+	uint32_t v = atomic_load(&s->word); /* seq_cst: see src/wait/wait.c */
 
 	for (;;) {
 		if (v & IOLI_W_LOCKED) {

@@ -124,7 +124,7 @@ static int mutex_try(struct ioli_waitobj *o)
 	if (err)
 		return err;
 	me = m->owner;
-	v = atomic_load(&s->word); /* seq_cst: see futex/wait.c */
+	v = atomic_load(&s->word); /* seq_cst: see src/wait/wait.c */
 	for (;;) {
 		if (v & IOLI_W_LOCKED) {
 			err = ioli_walock_pass(t, s);

@@ -84,7 +84,7 @@ int ioli_sem_try(struct ioli_waitobj *o);
 int ioli_ended_try(struct ioli_waitobj *o);
 int ioli_ended_claim(struct ioli_waitobj *o, uint32_t v, uint32_t me, uint32_t *nv, bool *ab);
 
-/* Wait-all: acquire every object or none (futex/waitall.c).  Returns 0 or
+/* Wait-all: acquire every object or none (src/wait/waitall.c).  Returns 0 or
  * IOL_ABANDONED, IOLI_TRY_BUSY with every o[i].seen filled, or an error. */
 int ioli_waitall_attempt(struct ioli_waitobj *o, unsigned n);
 

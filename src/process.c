@@ -356,7 +356,7 @@ int iol_process_kill(int h, int sig)
  * does not consume that. */
 int ioli_ended_try(struct ioli_waitobj *o)
 {
-	uint32_t v = atomic_load(&o->r.s->word); /* seq_cst: see futex/wait.c */
+	uint32_t v = atomic_load(&o->r.s->word); /* seq_cst: see src/wait/wait.c */
 
 	if (v & IOLI_SIG_SIGNALED)
 		return 0;

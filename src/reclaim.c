@@ -16,7 +16,7 @@
  *   3. frees the records of its dead threads (returning the waiter counts
  *      they held) and finally its process record.
  *
- * A wait-all lock left owner-died is recovered first (futex/waitall.c).
+ * A wait-all lock left owner-died is recovered first (src/wait/waitall.c).
  *
  * Every step re-checks, under T, that the record is still the same dead
  * record (state and generation), so two survivors reclaiming at once, or

@@ -60,7 +60,7 @@ int iol_semaphore_release(int h, uint32_t count)
 int ioli_sem_try(struct ioli_waitobj *o)
 {
 	struct ioli_slot *s = o->r.s;
-	uint32_t v = atomic_load(&s->word); /* seq_cst: see futex/wait.c */
+	uint32_t v = atomic_load(&s->word); /* seq_cst: see src/wait/wait.c */
 
 	for (;;) {
 		if (v & IOLI_W_LOCKED) {

@@ -2,6 +2,10 @@
 /*
  * The wait engine: iol_wait, iol_wait_many and iol_signal_and_wait.
  *
+ * The Win32 wait semantics, above futex/ (which only sleeps and wakes) and
+ * knowing no object type: each type's behaviour comes from its operations
+ * table (src/objops.h).
+ *
  * A wait first tries to acquire without blocking (the fast path: one CAS,
  * no system call, no shared write but the acquisition itself).  Only when
  * that fails does it pin its handles, register as a waiter on each object
