@@ -26,7 +26,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "src/objops.h"
+#include "src/wait/waiter.h"
 #include "uring/pool_futex.h"
 
 struct hwait {
@@ -37,28 +37,6 @@ struct hwait {
 	int result;
 	uint32_t dummy;
 };
-
-static void reg(struct ioli_waitobj *o)
-{
-	struct ioli_slot *s = o->r.s;
-
-	if (o->ops->wait_begin)
-		o->ops->wait_begin(o);
-	atomic_fetch_add(&s->multi, 1);
-	atomic_fetch_add(&s->waiters, 1);
-	o->registered = true;
-}
-
-static void unreg(struct ioli_waitobj *o)
-{
-	struct ioli_slot *s = o->r.s;
-
-	atomic_fetch_sub(&s->waiters, 1);
-	atomic_fetch_sub(&s->multi, 1);
-	if (o->ops->wait_end)
-		o->ops->wait_end(o);
-	o->registered = false;
-}
 
 static int hw_try(void *arg, unsigned index, struct ioli_futex_word *words, unsigned n)
 {
@@ -84,7 +62,7 @@ static void hw_done(void *arg, int res, unsigned flags)
 	(void)flags;
 	if (w->have_result && res >= 0)
 		res = w->result;
-	unreg(&w->o);
+	ioli_waiter_unreg(&w->o, 0, true, false);
 	ioli_handle_unpin(w->o.r.h);
 	w->cb(w->arg, res, 0);
 	free(w);
@@ -115,7 +93,7 @@ int iol_pool_wait_handle(iol_pool *pool, int h, iol_cb cb, void *arg,
 		goto out_unpin;
 	}
 	/* Registered before the first look: a change after it wakes us. */
-	reg(&w->o);
+	ioli_waiter_reg(&w->o, 0, true, false);
 	r = ioli_obj_try(&w->o);
 	if (r == IOLI_TRY_BUSY) {
 		word = (struct ioli_futex_word){.word = (uint32_t *)&w->o.r.s->word,
@@ -136,7 +114,7 @@ int iol_pool_wait_handle(iol_pool *pool, int h, iol_cb cb, void *arg,
 			w->o.ops->signal(h);
 	}
 	if (r < 0) {
-		unreg(&w->o);
+		ioli_waiter_unreg(&w->o, 0, true, false);
 		goto out_unpin;
 	}
 	return 0;

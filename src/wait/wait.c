@@ -34,6 +34,7 @@
 
 #include "futex/futex.h"
 #include "src/objops.h"
+#include "src/wait/waiter.h"
 
 void ioli_wake(iol_table *t, struct ioli_slot *s, int n)
 {
@@ -50,58 +51,6 @@ void ioli_wake(iol_table *t, struct ioli_slot *s, int n)
 static bool valid_timeout(int64_t timeout_ns)
 {
 	return timeout_ns >= 0 || timeout_ns == IOL_INFINITE;
-}
-
-/* ---- registration as a waiter -------------------------------------- */
-
-static void reg(struct ioli_waitobj *o, unsigned k, bool multi)
-{
-	struct ioli_slot *s = o->r.s;
-	struct ioli_threc *r = ioli_self_threc(o->r.t);
-	uint64_t bit = 1ull << k;
-
-	if (o->ops->wait_begin)
-		o->ops->wait_begin(o);
-	if (r) {
-		atomic_store_explicit(&r->wait_slot[k], o->r.slot, memory_order_relaxed);
-		atomic_store_explicit(&r->wait_gen[k], o->r.sgen, memory_order_relaxed);
-		atomic_store_explicit(&r->wait_multi, multi, memory_order_relaxed);
-		if (atomic_load_explicit(&r->wait_n, memory_order_relaxed) < k + 1)
-			atomic_store_explicit(&r->wait_n, k + 1, memory_order_release);
-	}
-	if (multi)
-		atomic_fetch_add(&s->multi, 1);
-	atomic_fetch_add(&s->waiters, 1);
-	if (r)
-		atomic_fetch_or(&r->wait_reg, bit);
-	o->registered = true;
-}
-
-static void unreg(struct ioli_waitobj *o, unsigned k, bool multi)
-{
-	struct ioli_slot *s = o->r.s;
-	struct ioli_threc *r = ioli_self_threc(o->r.t);
-
-	if (!o->registered)
-		return;
-	if (r)
-		atomic_fetch_and(&r->wait_reg, ~(1ull << k));
-	atomic_fetch_sub(&s->waiters, 1);
-	if (multi)
-		atomic_fetch_sub(&s->multi, 1);
-	if (o->ops->wait_end)
-		o->ops->wait_end(o);
-	o->registered = false;
-}
-
-static void journal_clear(struct ioli_waitobj *o, unsigned n)
-{
-	for (unsigned i = 0; i < n; i++) {
-		struct ioli_threc *r = ioli_self_threc(o[i].r.t);
-
-		if (r)
-			atomic_store_explicit(&r->wait_n, 0, memory_order_release);
-	}
 }
 
 /* ---- the loop ------------------------------------------------------ */
@@ -247,7 +196,7 @@ static int prepare(struct wait *w, bool multi)
 	}
 	for (i = 0; i < w->n; i++)
 		if (!w->o[i].dup)
-			reg(&w->o[i], i, multi);
+			ioli_waiter_reg(&w->o[i], i, multi, true);
 	return 0;
 }
 
@@ -255,8 +204,8 @@ static void finish(struct wait *w, bool multi)
 {
 	for (unsigned i = 0; i < w->n; i++)
 		if (!w->o[i].dup)
-			unreg(&w->o[i], i, multi);
-	journal_clear(w->o, w->n);
+			ioli_waiter_unreg(&w->o[i], i, multi, true);
+	ioli_waiter_journal_end(w->o, w->n);
 	for (unsigned i = 0; i < w->n; i++)
 		ioli_handle_unpin(w->o[i].r.h);
 }
