@@ -153,8 +153,7 @@ static int mutex_try(struct ioli_waitobj *o)
 		}
 		if (!ioli_owner_alive(t, owner, NULL)) {
 			/* The owner died: take the mutex back as abandoned. */
-			if (atomic_compare_exchange_strong(&s->word, &v, IOLI_MX_ABANDONED)) {
-				ioli_wake(t, s, 1);
+			if (ioli_mutex_mark_abandoned(t, s, &v)) {
 				v = IOLI_MX_ABANDONED;
 				/* If its whole process died, reclaim it (in the
 				 * background: this waiter goes on at once). */
@@ -200,6 +199,14 @@ int iol_mutex_release(int h)
 	return 1;
 }
 
+bool ioli_mutex_mark_abandoned(iol_table *t, struct ioli_slot *s, uint32_t *v)
+{
+	if (!atomic_compare_exchange_strong(&s->word, v, IOLI_MX_ABANDONED))
+		return false;
+	ioli_wake(t, s, 1);
+	return true;
+}
+
 /* The calling thread, which owns the mutex in `slot`, is going away. */
 void ioli_mutex_abandon_owned(iol_table *t, uint32_t slot, uint32_t owner)
 {
@@ -210,10 +217,8 @@ void ioli_mutex_abandon_owned(iol_table *t, uint32_t slot, uint32_t owner)
 		return;
 	while ((v & IOLI_MX_OWNER_MASK) == owner && !(v & IOLI_W_LOCKED)) {
 		atomic_store_explicit(&s->u.mutex.recursion, 0, memory_order_relaxed);
-		if (atomic_compare_exchange_weak(&s->word, &v, IOLI_MX_ABANDONED)) {
-			ioli_wake(t, s, 1);
+		if (ioli_mutex_mark_abandoned(t, s, &v))
 			return;
-		}
 	}
 }
 

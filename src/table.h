@@ -469,6 +469,12 @@ uint32_t ioli_threc_reap_dead(iol_table *t);
 
 /* The waits' view of the types is src/objops.h. */
 void ioli_mutex_abandon_owned(iol_table *t, uint32_t slot, uint32_t owner);
+/* The owner of the mutex whose word was *v died (or is leaving): mark it
+ * abandoned and free, and wake one waiter to take it.  The caller decided
+ * that the owner is gone; false, with *v reloaded, when the word changed
+ * meanwhile.  The one place this is done: acquisition, iol_query,
+ * reclaim, fsck and thread exit all come here. */
+bool ioli_mutex_mark_abandoned(iol_table *t, struct ioli_slot *s, uint32_t *v);
 void ioli_event_unregistered(struct ioli_slot *s);
 
 /* Wake the waiters a state change may satisfy: `n` of them, or all when a
