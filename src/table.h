@@ -477,9 +477,14 @@ void ioli_mutex_abandon_owned(iol_table *t, uint32_t slot, uint32_t owner);
 bool ioli_mutex_mark_abandoned(iol_table *t, struct ioli_slot *s, uint32_t *v);
 void ioli_event_unregistered(struct ioli_slot *s);
 
+/* ---- object words (src/word.c) ------------------------------------ */
+
 /* Wake the waiters a state change may satisfy: `n` of them, or all when a
  * multi-object waiter is registered. */
 void ioli_wake(iol_table *t, struct ioli_slot *s, int n);
+/* Take L, the wait-all lock, finishing a dead holder's job from its
+ * journal: 0, or a negative errno (-EDEADLK when L stays held). */
+int ioli_walock(iol_table *t);
 
 /* Wait until the wait-all lock holder (if any) is done with s's word (NULL:
  * just pass through L, recovering a dead holder).  A word still LOCKED once

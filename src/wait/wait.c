@@ -36,18 +36,6 @@
 #include "src/objops.h"
 #include "src/wait/waiter.h"
 
-void ioli_wake(iol_table *t, struct ioli_slot *s, int n)
-{
-	if (atomic_load(&s->waiters) == 0)
-		return;
-	/* A multi-object waiter may be woken for an object it does not end
-	 * up taking; waking everyone then is what keeps wakeups from being
-	 * lost, at the price of a thundering herd only in that case. */
-	if (atomic_load(&s->multi) > 0)
-		n = INT_MAX;
-	ioli_futex_wake(&s->word, n, t->futex_private);
-}
-
 static bool valid_timeout(int64_t timeout_ns)
 {
 	return timeout_ns >= 0 || timeout_ns == IOL_INFINITE;
