@@ -79,7 +79,10 @@ $(BUILD)/obj/src/probe_env.o: CPPFLAGS += $(LIBURING_PC_DEFS)
 # next to it (see src/cli/cmd_bench.c).
 $(BUILD)/obj/src/cli/cmd_bench.o: CPPFLAGS += -DIOLI_BENCH_LIBEXEC='"$(LIBEXECDIR)/iolayer"'
 
-LIB_SRCS := $(sort $(wildcard src/*.c futex/*.c uring/*.c))
+# Tool-only code (fsck, listings, JSON output) goes into an internal static
+# library linked by the iolayer command and the tests, not into libiolayer.
+TOOL_SRCS := src/fsck.c src/listing.c src/json.c
+LIB_SRCS := $(filter-out $(TOOL_SRCS),$(sort $(wildcard src/*.c src/wait/*.c futex/*.c uring/*.c)))
 CLI_SRCS := $(sort $(wildcard src/cli/*.c))
 TEST_SRCS := $(sort $(wildcard tests/test_*.c))
 TEST_HELPER_SRCS := $(sort $(filter-out tests/test_%.c,$(wildcard tests/*.c)))
@@ -91,6 +94,7 @@ BENCH_SCRIPT_SRCS := $(sort $(wildcard bench/*.sh))
 EXAMPLE_SRCS := $(sort $(wildcard examples/*.c))
 
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+TOOL_OBJS := $(TOOL_SRCS:%.c=$(BUILD)/obj/%.o)
 CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/obj/%.o)
 TEST_HELPER_OBJS := $(TEST_HELPER_SRCS:%.c=$(BUILD)/obj/%.o)
 TESTS    := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
@@ -101,6 +105,7 @@ BENCH_SCRIPTS := $(BENCH_SCRIPT_SRCS:bench/%=$(BUILD)/bench/%)
 EXAMPLES := $(EXAMPLE_SRCS:examples/%.c=$(BUILD)/examples/%)
 
 STATIC_LIB := $(BUILD)/lib/libiolayer.a
+TOOLS_LIB  := $(BUILD)/lib/libiolayer-tools.a
 SHARED_LIB := $(BUILD)/lib/libiolayer.so.$(VERSION)
 SONAME     := libiolayer.so.$(SOMAJOR)
 CLI        := $(BUILD)/iolayer
@@ -123,7 +128,7 @@ $(DEPS_STAMP): mk/deps.sh
 	@sh mk/deps.sh build
 	@touch $@
 
-lib: $(STATIC_LIB) $(SHARED_LIB)
+lib: $(STATIC_LIB) $(SHARED_LIB) $(TOOLS_LIB)
 cli: $(CLI)
 tests: $(TESTS)
 benches: $(BENCHES) $(BENCH_SCRIPTS)
@@ -133,12 +138,20 @@ $(BUILD)/obj/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
-$(STATIC_LIB): $(LIB_OBJS)
+# The archives and the shared library depend on the Makefile too: a file
+# moved between them must not stay behind in an old archive.
+$(STATIC_LIB): $(LIB_OBJS) Makefile
 	@mkdir -p $(@D)
 	rm -f $@
-	ar rcs $@ $^
+	ar rcs $@ $(LIB_OBJS)
 
-$(SHARED_LIB): $(LIB_OBJS) mk/libiolayer.map
+# Never installed: the tools' code on top of libiolayer.a.
+$(TOOLS_LIB): $(TOOL_OBJS) Makefile
+	@mkdir -p $(@D)
+	rm -f $@
+	ar rcs $@ $(TOOL_OBJS)
+
+$(SHARED_LIB): $(LIB_OBJS) mk/libiolayer.map Makefile
 	@mkdir -p $(@D)
 	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=mk/libiolayer.map \
 		-Wl,--no-undefined $(LDFLAGS) -o $@ $(LIB_OBJS) $(LIBS)
@@ -149,26 +162,28 @@ $(SHARED_LIB): $(LIB_OBJS) mk/libiolayer.map
 # the test suite's libtsan shim (tests/tsan_compat.c says why).
 TSAN_SHIM := $(if $(filter tsan,$(SAN)),$(BUILD)/obj/tests/tsan_compat.o)
 
-$(CLI): $(CLI_OBJS) $(STATIC_LIB) $(TSAN_SHIM)
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) $(TSAN_SHIM) $(STATIC_LIB) $(LIBS)
+$(CLI): $(CLI_OBJS) $(TOOLS_LIB) $(STATIC_LIB) $(TSAN_SHIM)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) $(TSAN_SHIM) $(TOOLS_LIB) $(STATIC_LIB) $(LIBS)
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_HELPER_OBJS) $(STATIC_LIB)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_HELPER_OBJS) $(TOOLS_LIB) $(STATIC_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $< $(EXTRA_OBJS) $(TEST_HELPER_OBJS) $(STATIC_LIB) $(LIBS) -lcmocka \
-		-lseccomp
+	$(CC) $(LDFLAGS) -o $@ $< $(EXTRA_OBJS) $(TEST_HELPER_OBJS) $(TOOLS_LIB) $(STATIC_LIB) \
+		$(LIBS) -lcmocka -lseccomp
 
 # The fuzzer's input code, replayed by test_fuzz_regressions.
 FUZZ_INPUT_OBJ := $(BUILD)/obj/tests/fuzz/fuzz_input.o
 $(BUILD)/tests/test_fuzz_regressions: $(FUZZ_INPUT_OBJ)
 $(BUILD)/tests/test_fuzz_regressions: EXTRA_OBJS := $(FUZZ_INPUT_OBJ)
 
-$(FAULT_TESTS): $(BUILD)/tests/%: $(BUILD)/obj/tests/fault/%.o $(TEST_HELPER_OBJS) $(STATIC_LIB)
+$(FAULT_TESTS): $(BUILD)/tests/%: $(BUILD)/obj/tests/fault/%.o $(TEST_HELPER_OBJS) $(TOOLS_LIB) \
+		$(STATIC_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $< $(TEST_HELPER_OBJS) $(STATIC_LIB) $(LIBS) -lcmocka -lseccomp
+	$(CC) $(LDFLAGS) -o $@ $< $(TEST_HELPER_OBJS) $(TOOLS_LIB) $(STATIC_LIB) $(LIBS) -lcmocka \
+		-lseccomp
 
-$(TORTURE): $(BUILD)/obj/tests/torture/torture.o $(STATIC_LIB) $(TSAN_SHIM)
+$(TORTURE): $(BUILD)/obj/tests/torture/torture.o $(TOOLS_LIB) $(STATIC_LIB) $(TSAN_SHIM)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $< $(TSAN_SHIM) $(STATIC_LIB) $(LIBS)
+	$(CC) $(LDFLAGS) -o $@ $< $(TSAN_SHIM) $(TOOLS_LIB) $(STATIC_LIB) $(LIBS)
 
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(STATIC_LIB) $(TSAN_SHIM)
 	@mkdir -p $(@D)
@@ -243,9 +258,11 @@ FUZZ_TIME ?= 60
 FUZZ_ARGS ?=
 ifeq ($(FUZZ),1)
 fuzz-bins: $(BUILD)/fuzz_table $(BUILD)/fuzz_seed
-$(BUILD)/fuzz_table: $(BUILD)/obj/tests/fuzz/fuzz_table.o $(FUZZ_INPUT_OBJ) $(STATIC_LIB)
+$(BUILD)/fuzz_table: $(BUILD)/obj/tests/fuzz/fuzz_table.o $(FUZZ_INPUT_OBJ) $(TOOLS_LIB) \
+		$(STATIC_LIB)
 	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS)
-$(BUILD)/fuzz_seed: $(BUILD)/obj/tests/fuzz/seed_corpus.o $(FUZZ_INPUT_OBJ) $(STATIC_LIB)
+$(BUILD)/fuzz_seed: $(BUILD)/obj/tests/fuzz/seed_corpus.o $(FUZZ_INPUT_OBJ) $(TOOLS_LIB) \
+		$(STATIC_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 else
 fuzz:

@@ -39,6 +39,7 @@
 
 #include "iolayer.h"
 #include "iolayer/probe.h"
+#include "src/cli/machine.h" /* the CPU model and load, as `iolayer bench` reports them */
 
 #define BENCH_PROTOCOL_VERSION 1
 
@@ -199,55 +200,6 @@ static inline void bench_emit(const char *bench, const struct bench_result *r)
 
 /* ---- the header ---------------------------------------------------------- */
 
-/* The CPU model as lscpu names it ("Model name:"), else /proc/cpuinfo's. */
-static inline void bench_cpu_model(char *buf, size_t len)
-{
-	char line[512];
-	FILE *fp = popen("LC_ALL=C lscpu 2>/dev/null", "r");
-
-	snprintf(buf, len, "unknown");
-	if (fp) {
-		while (fgets(line, sizeof(line), fp)) {
-			if (strncmp(line, "Model name:", 11) == 0) {
-				char *s = line + 11;
-
-				s += strspn(s, " \t");
-				s[strcspn(s, "\n")] = '\0';
-				snprintf(buf, len, "%.200s", s);
-			}
-		}
-		pclose(fp);
-	}
-	if (strcmp(buf, "unknown") != 0)
-		return;
-	fp = fopen("/proc/cpuinfo", "r");
-	while (fp && fgets(line, sizeof(line), fp)) {
-		char *s = strchr(line, ':');
-
-		if (strncmp(line, "model name", 10) == 0 && s) {
-			s += 1 + strspn(s + 1, " \t");
-			s[strcspn(s, "\n")] = '\0';
-			snprintf(buf, len, "%.200s", s);
-			break;
-		}
-	}
-	if (fp)
-		fclose(fp);
-}
-
-static inline void bench_loadavg(char *buf, size_t len)
-{
-	FILE *fp = fopen("/proc/loadavg", "r");
-	double a = 0, b = 0, c = 0;
-
-	if (fp && fscanf(fp, "%lf %lf %lf", &a, &b, &c) == 3)
-		snprintf(buf, len, "%.2f %.2f %.2f", a, b, c);
-	else
-		snprintf(buf, len, "unknown");
-	if (fp)
-		fclose(fp);
-}
-
 /* The common header lines: program, machine, kernel, liburing, load. */
 static inline void bench_header(const char *bench)
 {
@@ -255,8 +207,8 @@ static inline void bench_header(const char *bench)
 	char model[256], load[64];
 	struct utsname u;
 
-	bench_cpu_model(model, sizeof(model));
-	bench_loadavg(load, sizeof(load));
+	ioli_cpu_model(model, sizeof(model));
+	ioli_loadavg(load, sizeof(load));
 	uname(&u);
 	printf("# %s: iolayer %s\n", bench, IOL_VERSION_STRING);
 	printf("machine:  %s, %ld CPUs online\n", model, sysconf(_SC_NPROCESSORS_ONLN));

@@ -2,6 +2,10 @@
 /*
  * Futex system calls and absolute deadlines on CLOCK_MONOTONIC.
  *
+ * The bottom layer: futex/ knows futex words and deadlines only, no table
+ * and no object type, and includes nothing from src/.  The Win32 wait
+ * semantics built on it are in src/wait/.
+ *
  * Every wait in iolayer takes an absolute deadline, so a wait interrupted
  * by a signal resumes with exactly the time that is left.
  */
@@ -13,7 +17,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "src/compat.h"
+#include "futex/abi.h"
 
 /* A deadline: tv_sec < 0 means none (wait forever). */
 struct ioli_deadline {

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <limits.h>
 
+#include "src/objops.h"
 #include "src/table.h"
 
 int iol_event_open(iol_table *t, const char *name, unsigned flags, bool manual_reset,
@@ -146,7 +147,7 @@ int ioli_event_try(struct ioli_waitobj *o)
 	struct ioli_slot *s = o->r.s;
 	bool manual = IOLI_SLOT_FLAGS(atomic_load_explicit(&s->state, memory_order_relaxed)) &
 		      IOLI_OBJ_MANUAL;
-	uint32_t v = atomic_load(&s->word); /* seq_cst: see futex/wait.c */
+	uint32_t v = atomic_load(&s->word); /* seq_cst: see src/wait/wait.c */
 
 	for (;;) {
 		if (v & IOLI_W_LOCKED) {
@@ -197,3 +198,36 @@ void ioli_event_unregistered(struct ioli_slot *s)
 	while (gv > w && !atomic_compare_exchange_weak(g, &gv, w))
 		;
 }
+
+/* ---- the event's operations for the waits --------------------------- */
+
+static int event_claim(struct ioli_waitobj *o, uint32_t v, uint32_t me, uint32_t *nv, bool *ab)
+{
+	if (!(v & IOLI_EV_SIGNALED))
+		return 0;
+	*nv = (IOLI_SLOT_FLAGS(atomic_load_explicit(&o->r.s->state, memory_order_relaxed)) &
+	       IOLI_OBJ_MANUAL)
+		  ? v
+		  : v & ~IOLI_EV_SIGNALED;
+	return 1;
+}
+
+/* The pulse epoch this wait starts from, read before the count is taken:
+ * a pulse that sees no waiter leaves the epoch alone. */
+static void event_wait_begin(struct ioli_waitobj *o)
+{
+	o->epoch = atomic_load(&o->r.s->word) & IOLI_EV_EPOCH_MASK;
+}
+
+static void event_wait_end(struct ioli_waitobj *o)
+{
+	ioli_event_unregistered(o->r.s);
+}
+
+const struct ioli_obj_ops ioli_event_ops = {
+    .try_acquire = ioli_event_try,
+    .claim = event_claim,
+    .wait_begin = event_wait_begin,
+    .wait_end = event_wait_end,
+    .signal = iol_event_set,
+};

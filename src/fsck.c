@@ -407,10 +407,8 @@ static void check_mutex(struct ctx *c, uint32_t i, struct ioli_slot *s)
 
 	if (v & IOLI_W_LOCKED || owner == 0 || ioli_owner_alive(c->t, owner, NULL))
 		return;
-	if (c->repair && atomic_compare_exchange_strong(&s->word, &v, IOLI_MX_ABANDONED)) {
-		ioli_wake(c->t, s, 1);
-		ok = true;
-	}
+	if (c->repair)
+		ok = ioli_mutex_mark_abandoned(c->t, s, &v);
 	finding(c, "mutex-dead-owner", i, ok, "slot %u: mutex owned by a dead thread (owner %#x)",
 		i, owner);
 }

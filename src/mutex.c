@@ -16,6 +16,7 @@
 
 #include "futex/futex.h"
 #include "src/fault.h"
+#include "src/objops.h"
 #include "src/table.h"
 #include "src/watcher.h"
 
@@ -123,7 +124,7 @@ static int mutex_try(struct ioli_waitobj *o)
 	if (err)
 		return err;
 	me = m->owner;
-	v = atomic_load(&s->word); /* seq_cst: see futex/wait.c */
+	v = atomic_load(&s->word); /* seq_cst: see src/wait/wait.c */
 	for (;;) {
 		if (v & IOLI_W_LOCKED) {
 			err = ioli_walock_pass(t, s);
@@ -152,8 +153,7 @@ static int mutex_try(struct ioli_waitobj *o)
 		}
 		if (!ioli_owner_alive(t, owner, NULL)) {
 			/* The owner died: take the mutex back as abandoned. */
-			if (atomic_compare_exchange_strong(&s->word, &v, IOLI_MX_ABANDONED)) {
-				ioli_wake(t, s, 1);
+			if (ioli_mutex_mark_abandoned(t, s, &v)) {
 				v = IOLI_MX_ABANDONED;
 				/* If its whole process died, reclaim it (in the
 				 * background: this waiter goes on at once). */
@@ -199,6 +199,14 @@ int iol_mutex_release(int h)
 	return 1;
 }
 
+bool ioli_mutex_mark_abandoned(iol_table *t, struct ioli_slot *s, uint32_t *v)
+{
+	if (!atomic_compare_exchange_strong(&s->word, v, IOLI_MX_ABANDONED))
+		return false;
+	ioli_wake(t, s, 1);
+	return true;
+}
+
 /* The calling thread, which owns the mutex in `slot`, is going away. */
 void ioli_mutex_abandon_owned(iol_table *t, uint32_t slot, uint32_t owner)
 {
@@ -209,9 +217,69 @@ void ioli_mutex_abandon_owned(iol_table *t, uint32_t slot, uint32_t owner)
 		return;
 	while ((v & IOLI_MX_OWNER_MASK) == owner && !(v & IOLI_W_LOCKED)) {
 		atomic_store_explicit(&s->u.mutex.recursion, 0, memory_order_relaxed);
-		if (atomic_compare_exchange_weak(&s->word, &v, IOLI_MX_ABANDONED)) {
-			ioli_wake(t, s, 1);
+		if (ioli_mutex_mark_abandoned(t, s, &v))
 			return;
-		}
 	}
 }
+
+/* ---- the mutex's operations for the waits --------------------------- */
+
+static int mutex_claim(struct ioli_waitobj *o, uint32_t v, uint32_t me, uint32_t *nv, bool *ab)
+{
+	uint32_t owner = v & IOLI_MX_OWNER_MASK;
+
+	if (owner == me) {
+		if (atomic_load_explicit(&o->r.s->u.mutex.recursion, memory_order_relaxed) ==
+		    UINT32_MAX)
+			return -EOVERFLOW;
+		*nv = v;
+		return 1;
+	}
+	if (owner != 0 && ioli_owner_alive(o->r.t, owner, NULL))
+		return 0;
+	*ab = *ab || owner != 0 || (v & IOLI_MX_ABANDONED);
+	*nv = me;
+	return 1;
+}
+
+static void mutex_commit(struct ioli_waitobj *o, uint32_t old, uint32_t me)
+{
+	struct ioli_slot *s = o->r.s;
+
+	if ((old & IOLI_MX_OWNER_MASK) == me) {
+		atomic_fetch_add_explicit(&s->u.mutex.recursion, 1, memory_order_relaxed);
+		return;
+	}
+	atomic_store_explicit(&s->u.mutex.recursion, 1, memory_order_relaxed);
+	ioli_owned_push(o->r.t, o->r.slot);
+}
+
+/* Leaving after a sleep without the attempt that follows it (an error): a
+ * wake this waiter may have used must not hold others (see mutex_wake). */
+static void mutex_wait_end(struct ioli_waitobj *o)
+{
+	if (o->woke && atomic_load_explicit(&o->r.s->u.mutex.woken, memory_order_relaxed))
+		atomic_store(&o->r.s->u.mutex.woken, 0);
+}
+
+/* Held by another thread: also sleep on its liveness word, which the
+ * kernel wakes when that thread dies. */
+static int mutex_extra_word(struct ioli_waitobj *o, _Atomic uint32_t **word, uint32_t *val)
+{
+	uint32_t owner = o->seen & IOLI_MX_OWNER_MASK;
+
+	if (owner == 0 || owner == ioli_self_owner_peek(o->r.t))
+		return 0;
+	*word = ioli_owner_live_word(o->r.t, owner, val);
+	return *word ? 1 : -EAGAIN; /* the owner just died */
+}
+
+const struct ioli_obj_ops ioli_mutex_ops = {
+    .try_acquire = ioli_mutex_try,
+    .claim = mutex_claim,
+    .commit = mutex_commit,
+    .wait_end = mutex_wait_end,
+    .extra_word = mutex_extra_word,
+    .signal = iol_mutex_release,
+    .thread_owned = true,
+};

@@ -18,6 +18,7 @@
 
 #include "iolayer/process.h"
 #include "src/compat.h"
+#include "src/objops.h"
 #include "src/probe_internal.h"
 #include "src/table.h"
 #include "src/watcher.h"
@@ -362,10 +363,23 @@ int iol_process_kill(int h, int sig)
  * does not consume that. */
 int ioli_ended_try(struct ioli_waitobj *o)
 {
-	uint32_t v = atomic_load(&o->r.s->word); /* seq_cst: see futex/wait.c */
+	uint32_t v = atomic_load(&o->r.s->word); /* seq_cst: see src/wait/wait.c */
 
 	if (v & IOLI_SIG_SIGNALED)
 		return 0;
 	o->seen = v;
 	return IOLI_TRY_BUSY;
 }
+
+int ioli_ended_claim(struct ioli_waitobj *o, uint32_t v, uint32_t me, uint32_t *nv, bool *ab)
+{
+	if (!(v & IOLI_SIG_SIGNALED))
+		return 0;
+	*nv = v;
+	return 1;
+}
+
+const struct ioli_obj_ops ioli_process_ops = {
+    .try_acquire = ioli_ended_try,
+    .claim = ioli_ended_claim,
+};

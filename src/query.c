@@ -43,8 +43,7 @@ static void query_mutex(iol_table *t, struct ioli_slot *s, struct iol_info *out)
 	}
 	/* Its owner died: report it abandoned, and make it so for everyone. */
 	out->u.mutex.abandoned = true;
-	if (atomic_compare_exchange_strong(&s->word, &v, IOLI_MX_ABANDONED))
-		ioli_wake(t, s, 1);
+	ioli_mutex_mark_abandoned(t, s, &v);
 }
 
 static void query_file(iol_table *t, struct ioli_slot *s, struct iol_info *out)

@@ -16,7 +16,7 @@
  *   3. frees the records of its dead threads (returning the waiter counts
  *      they held) and finally its process record.
  *
- * A wait-all lock left owner-died is recovered first (futex/waitall.c).
+ * A wait-all lock left owner-died is recovered first (src/wait/waitall.c).
  *
  * Every step re-checks, under T, that the record is still the same dead
  * record (state and generation), so two survivors reclaiming at once, or
@@ -100,9 +100,8 @@ static void signal_orphans(iol_table *t, uint32_t p, uint32_t gen)
 			uint32_t v = atomic_load(&s->word);
 			uint32_t owner = v & IOLI_MX_OWNER_MASK;
 
-			if (owner && !(v & IOLI_W_LOCKED) && !ioli_owner_alive(t, owner, NULL) &&
-			    atomic_compare_exchange_strong(&s->word, &v, IOLI_MX_ABANDONED))
-				ioli_wake(t, s, 1);
+			if (owner && !(v & IOLI_W_LOCKED) && !ioli_owner_alive(t, owner, NULL))
+				ioli_mutex_mark_abandoned(t, s, &v);
 			continue;
 		}
 		if (atomic_load(&s->word) & IOLI_SIG_SIGNALED)

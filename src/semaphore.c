@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <limits.h>
 
+#include "src/objops.h"
 #include "src/table.h"
 
 int iol_semaphore_open(iol_table *t, const char *name, unsigned flags, uint32_t initial,
@@ -59,7 +60,7 @@ int iol_semaphore_release(int h, uint32_t count)
 int ioli_sem_try(struct ioli_waitobj *o)
 {
 	struct ioli_slot *s = o->r.s;
-	uint32_t v = atomic_load(&s->word); /* seq_cst: see futex/wait.c */
+	uint32_t v = atomic_load(&s->word); /* seq_cst: see src/wait/wait.c */
 
 	for (;;) {
 		if (v & IOLI_W_LOCKED) {
@@ -79,3 +80,24 @@ int ioli_sem_try(struct ioli_waitobj *o)
 			return 0;
 	}
 }
+
+/* ---- the semaphore's operations for the waits ----------------------- */
+
+static int sem_claim(struct ioli_waitobj *o, uint32_t v, uint32_t me, uint32_t *nv, bool *ab)
+{
+	if ((v & IOLI_SEM_COUNT_MASK) == 0)
+		return 0;
+	*nv = v - 1;
+	return 1;
+}
+
+static int sem_signal(int h)
+{
+	return iol_semaphore_release(h, 1);
+}
+
+const struct ioli_obj_ops ioli_semaphore_ops = {
+    .try_acquire = ioli_sem_try,
+    .claim = sem_claim,
+    .signal = sem_signal,
+};

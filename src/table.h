@@ -534,35 +534,24 @@ uint32_t ioli_threc_reap_dead(iol_table *t);
 
 /* ---- objects (src/mutex.c, src/event.c, src/semaphore.c) ----------- */
 
-/* The result of trying to acquire an object without blocking. */
-/* Not available; *seen holds the word observed.  Distinct from every
- * success value (an index 0..63, or IOL_ABANDONED) and every error. */
-#define IOLI_TRY_BUSY 0x10000
-
-struct ioli_waitobj {
-	struct ioli_href r;
-	uint32_t epoch; /* events: pulse epoch when the wait began */
-	uint32_t seen;	/* the word value observed unavailable */
-	bool dup;	/* same object as an earlier entry */
-	bool registered;
-	bool woke; /* mutexes: back from a futex sleep, not tried since */
-};
-
-/* Try to acquire any waitable object without blocking: 0, IOL_ABANDONED,
- * IOLI_TRY_BUSY (o->seen set) or a negative errno (futex/wait.c). */
-int ioli_obj_try(struct ioli_waitobj *o);
-int ioli_mutex_try(struct ioli_waitobj *o);
-int ioli_event_try(struct ioli_waitobj *o);
-int ioli_sem_try(struct ioli_waitobj *o);
+/* The waits' view of the types is src/objops.h. */
 void ioli_mutex_abandon_owned(iol_table *t, uint32_t slot, uint32_t owner);
+/* The owner of the mutex whose word was *v died (or is leaving): mark it
+ * abandoned and free, and wake one waiter to take it.  The caller decided
+ * that the owner is gone; false, with *v reloaded, when the word changed
+ * meanwhile.  The one place this is done: acquisition, iol_query,
+ * reclaim, fsck and thread exit all come here. */
+bool ioli_mutex_mark_abandoned(iol_table *t, struct ioli_slot *s, uint32_t *v);
 void ioli_event_unregistered(struct ioli_slot *s);
-/* Wait-all: acquire every object or none (futex/waitall.c).  Returns 0 or
- * IOL_ABANDONED, IOLI_TRY_BUSY with every o[i].seen filled, or an error. */
-int ioli_waitall_attempt(struct ioli_waitobj *o, unsigned n);
+
+/* ---- object words (src/word.c) ------------------------------------ */
 
 /* Wake the waiters a state change may satisfy: `n` of them, or all when a
  * multi-object waiter is registered. */
 void ioli_wake(iol_table *t, struct ioli_slot *s, int n);
+/* Take L, the wait-all lock, finishing a dead holder's job from its
+ * journal: 0, or a negative errno (-EDEADLK when L stays held). */
+int ioli_walock(iol_table *t);
 
 /* Wait until the wait-all lock holder (if any) is done with s's word (NULL:
  * just pass through L, recovering a dead holder).  A word still LOCKED once
@@ -590,7 +579,5 @@ void ioli_file_released(iol_table *t, uint32_t slot);
 void ioli_file_local_get(iol_table *t, uint32_t slot, uint32_t gen);
 void ioli_file_local_put(iol_table *t, uint32_t slot, uint32_t gen);
 void ioli_file_after_fork(void);
-/* Try functions of the types that are signaled once, when they end. */
-int ioli_ended_try(struct ioli_waitobj *o);
 
 #endif /* IOLAYER_SRC_TABLE_H */

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 
 #include "iolayer/process.h"
+#include "src/objops.h"
 #include "src/table.h"
 #include "src/watcher.h"
 
@@ -168,3 +169,9 @@ int iol_thread_result(int h, void **out)
 	*out = (void *)(uintptr_t)atomic_load(&r.s->u.thread.result);
 	return 0;
 }
+
+/* A thread object is signaled once, when the thread ends, like a process. */
+const struct ioli_obj_ops ioli_thread_ops = {
+    .try_acquire = ioli_ended_try,
+    .claim = ioli_ended_claim,
+};

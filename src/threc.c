@@ -27,6 +27,7 @@
 #include "futex/futex.h"
 #include "src/fault.h"
 #include "src/table.h"
+#include "src/wait/waiter.h"
 
 #define tls_rec ioli_me
 
@@ -106,37 +107,6 @@ static void threc_free(iol_table *t, uint32_t idx)
 	ioli_tset(t, &t->hdr->threc_free, idx + 1);
 }
 
-/*
- * Give back the waiter counts a dead thread was holding.  Each journal bit
- * is cleared before its count is returned, so two survivors doing this at
- * once, or one dying half-way, can leave a count too high (a spurious
- * wake later) but never too low (a lost one).
- */
-static void threc_return_waits(iol_table *t, struct ioli_threc *r)
-{
-	uint32_t n = atomic_load_explicit(&r->wait_n, memory_order_acquire);
-	bool multi = atomic_load_explicit(&r->wait_multi, memory_order_relaxed);
-
-	if (n > IOL_MAX_WAIT)
-		n = IOL_MAX_WAIT;
-	for (uint32_t i = 0; i < n; i++) {
-		uint64_t bit = 1ull << i;
-		uint32_t slot = atomic_load_explicit(&r->wait_slot[i], memory_order_relaxed);
-		uint32_t gen = atomic_load_explicit(&r->wait_gen[i], memory_order_relaxed);
-		struct ioli_slot *s;
-
-		if (!(atomic_fetch_and(&r->wait_reg, ~bit) & bit))
-			continue;
-		if (!ioli_slot_live(t, slot, gen))
-			continue;
-		s = ioli_slot(t, slot);
-		if (atomic_load(&s->waiters) > 0)
-			atomic_fetch_sub(&s->waiters, 1);
-		if (multi && atomic_load(&s->multi) > 0)
-			atomic_fetch_sub(&s->multi, 1);
-	}
-}
-
 uint32_t ioli_threc_reap_dead(iol_table *t)
 {
 	uint32_t hwm = atomic_load_explicit(&t->hdr->threc_hwm, memory_order_relaxed);
@@ -150,7 +120,7 @@ uint32_t ioli_threc_reap_dead(iol_table *t)
 		if (atomic_load_explicit(&r->state, memory_order_relaxed) != IOLI_THREC_LIVE ||
 		    !threc_dead(r))
 			continue;
-		threc_return_waits(t, r);
+		ioli_waiter_return_dead(t, r);
 		threc_free(t, i);
 		n++;
 	}

@@ -5,7 +5,7 @@
  * the wait-all left, whether it committed, gave up, or died holding L.
  *
  * The wait-all is played by the test itself, white-box, exactly as
- * futex/waitall.c does it (take L, journal, set LOCKED, then commit or
+ * src/wait/waitall.c does it (take L, journal, set LOCKED, then commit or
  * restore), so that each interleaving is reached deterministically: the
  * other party is known to be blocked on L (it sleeps in the futex system
  * call) before the holder finishes.  Deaths of L's holder are real

@@ -182,6 +182,17 @@ static void test_install_build_run_uninstall(void **state)
 	}
 	assert_true(exported >= 4);
 
+	/* Tool-only code (fsck, listings, JSON) is not in the library at all,
+	 * not even as local symbols: the iolayer command links it from an
+	 * internal archive (the library is installed unstripped). */
+	SH_OK("nm --defined-only '%s%s/libiolayer.so.%s' | grep -c ' ioli_table_usable$'", dest,
+	      lib, IOL_VERSION_STRING);
+	for (int i = 0; i < 2; i++) {
+		if (sh("nm --defined-only '%s%s/%s' | grep -E ' ioli_(fsck|list_text|json_str)$'",
+		       dest, lib, i ? "libiolayer.a" : "libiolayer.so.0") == 0)
+			fail_msg("tool-only code installed in the library:\n%s", output());
+	}
+
 	/* pkg-config, pointed into the DESTDIR. */
 	snprintf(pc_env, sizeof(pc_env),
 		 "PKG_CONFIG_PATH='%s%s/pkgconfig' PKG_CONFIG_SYSROOT_DIR='%s'", dest, lib, dest);

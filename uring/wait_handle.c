@@ -26,7 +26,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "src/table.h"
+#include "src/wait/waiter.h"
 #include "uring/pool_futex.h"
 #include "uring/pool_internal.h"
 
@@ -38,28 +38,6 @@ struct hwait {
 	int result;
 	uint32_t dummy;
 };
-
-static void reg(struct ioli_waitobj *o)
-{
-	struct ioli_slot *s = o->r.s;
-
-	if (o->r.type == IOL_TYPE_EVENT)
-		o->epoch = atomic_load(&s->word) & IOLI_EV_EPOCH_MASK;
-	atomic_fetch_add(&s->multi, 1);
-	atomic_fetch_add(&s->waiters, 1);
-	o->registered = true;
-}
-
-static void unreg(struct ioli_waitobj *o)
-{
-	struct ioli_slot *s = o->r.s;
-
-	atomic_fetch_sub(&s->waiters, 1);
-	atomic_fetch_sub(&s->multi, 1);
-	if (o->r.type == IOL_TYPE_EVENT)
-		ioli_event_unregistered(s);
-	o->registered = false;
-}
 
 static int hw_try(void *arg, unsigned index, struct ioli_futex_word *words, unsigned n)
 {
@@ -85,7 +63,7 @@ static void hw_done(void *arg, int res, unsigned flags)
 	(void)flags;
 	if (w->have_result && res >= 0)
 		res = w->result;
-	unreg(&w->o);
+	ioli_waiter_unreg(&w->o, 0, true, false);
 	ioli_handle_unpin(w->o.r.h);
 	w->cb(w->arg, res, 0);
 	free(w);
@@ -110,20 +88,15 @@ int iol_pool_wait_handle(iol_pool *pool, int h, iol_cb cb, void *arg,
 	r = ioli_handle_pin(h, &w->o.r);
 	if (r)
 		goto out_free;
-	switch (w->o.r.type) {
-	case IOL_TYPE_EVENT:
-	case IOL_TYPE_SEMAPHORE:
-	case IOL_TYPE_PROCESS:
-	case IOL_TYPE_THREAD:
-		break;
-	default:
-		/* mutexes are owned by threads, and no pool thread is the
-		 * caller; file handles are not waitable */
+	/* Mutexes are owned by threads, and no pool thread is the caller;
+	 * file handles are not waitable. */
+	w->o.ops = ioli_obj_ops(w->o.r.type);
+	if (!w->o.ops || w->o.ops->thread_owned) {
 		r = -EINVAL;
 		goto out_unpin;
 	}
 	/* Registered before the first look: a change after it wakes us. */
-	reg(&w->o);
+	ioli_waiter_reg(&w->o, 0, true, false);
 	r = ioli_obj_try(&w->o);
 	if (r == IOLI_TRY_BUSY) {
 		word = (struct ioli_futex_word){.word = (uint32_t *)&w->o.r.s->word,
@@ -140,13 +113,11 @@ int iol_pool_wait_handle(iol_pool *pool, int h, iol_cb cb, void *arg,
 		word = (struct ioli_futex_word){.word = &w->dummy, .expected = 1};
 		r = ioli_pool_futex_waitv_try(pool, &word, 1, false, hw_try, hw_done, w, opts, id);
 		/* Not submitted: give back what was taken, it cannot be delivered. */
-		if (r < 0 && w->o.r.type == IOL_TYPE_EVENT)
-			iol_event_set(h);
-		else if (r < 0 && w->o.r.type == IOL_TYPE_SEMAPHORE)
-			iol_semaphore_release(h, 1);
+		if (r < 0 && w->o.ops->signal)
+			w->o.ops->signal(h);
 	}
 	if (r < 0) {
-		unreg(&w->o);
+		ioli_waiter_unreg(&w->o, 0, true, false);
 		goto out_unpin;
 	}
 	return 0;

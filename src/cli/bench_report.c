@@ -13,12 +13,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bench/report.h"
-
 #include "iolayer.h"
 #include "iolayer/probe.h"
 #include "src/cli/bench.h"
 #include "src/cli/cli.h"
+#include "src/cli/machine.h"
 #include "src/cli/json_parse.h"
 
 static bool get_fig(const struct ioli_cli_json *obj, const char *key, struct ioli_cli_bench_fig *f)
@@ -111,7 +110,7 @@ void ioli_cli_bench_machine(struct ioli_cli_bench_machine *m)
 
 	memset(m, 0, sizeof(*m));
 	/* The same machine description the benchmark programs print. */
-	bench_cpu_model(m->cpu, sizeof(m->cpu));
+	ioli_cpu_model(m->cpu, sizeof(m->cpu));
 	m->cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	if (uname(&u) == 0)
 		snprintf(m->kernel, sizeof(m->kernel), "%.40s %.100s %.40s", u.sysname, u.release,
@@ -121,7 +120,7 @@ void ioli_cli_bench_machine(struct ioli_cli_bench_machine *m)
 			 f->liburing_minor);
 	else
 		snprintf(m->liburing, sizeof(m->liburing), "unknown");
-	bench_loadavg(m->load_start, sizeof(m->load_start));
+	ioli_loadavg(m->load_start, sizeof(m->load_start));
 	strftime(m->date, sizeof(m->date), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
 }
 

@@ -23,10 +23,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bench/report.h" /* the machine as the benchmark programs describe it */
 #include "iolayer.h"
 #include "src/cli/bench.h"
 #include "src/cli/cli.h"
+#include "src/cli/machine.h"
 
 /*
  * The benchmarks, in the order they run.  A new one is one line here: its
@@ -506,7 +506,7 @@ int ioli_cli_bench(int argc, char **argv)
 			r->results, r->seconds);
 	}
 	run.seconds = now_s() - t0;
-	bench_loadavg(run.m.load_end, sizeof(run.m.load_end));
+	ioli_loadavg(run.m.load_end, sizeof(run.m.load_end));
 
 	printf("\n");
 	ioli_cli_bench_table(stdout, &run);

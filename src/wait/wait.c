@@ -2,6 +2,10 @@
 /*
  * The wait engine: iol_wait, iol_wait_many and iol_signal_and_wait.
  *
+ * The Win32 wait semantics, above futex/ (which only sleeps and wakes) and
+ * knowing no object type: each type's behaviour comes from its operations
+ * table (src/objops.h).
+ *
  * A wait first tries to acquire without blocking (the fast path: one CAS,
  * no system call, no shared write but the acquisition itself).  Only when
  * that fails does it pin its handles, register as a waiter on each object
@@ -29,103 +33,12 @@
 #include <string.h>
 
 #include "futex/futex.h"
-#include "src/table.h"
-
-void ioli_wake(iol_table *t, struct ioli_slot *s, int n)
-{
-	if (atomic_load(&s->waiters) == 0)
-		return;
-	/* A multi-object waiter may be woken for an object it does not end
-	 * up taking; waking everyone then is what keeps wakeups from being
-	 * lost, at the price of a thundering herd only in that case. */
-	if (atomic_load(&s->multi) > 0)
-		n = INT_MAX;
-	ioli_futex_wake(&s->word, n, t->futex_private);
-}
-
-int ioli_obj_try(struct ioli_waitobj *o)
-{
-	switch (o->r.type) {
-	case IOL_TYPE_MUTEX:
-		return ioli_mutex_try(o);
-	case IOL_TYPE_EVENT:
-		return ioli_event_try(o);
-	case IOL_TYPE_SEMAPHORE:
-		return ioli_sem_try(o);
-	case IOL_TYPE_PROCESS:
-	case IOL_TYPE_THREAD:
-		return ioli_ended_try(o);
-	default:
-		return -EINVAL;
-	}
-}
-
-static bool waitable(uint32_t type)
-{
-	return type >= IOL_TYPE_MUTEX && type <= IOL_TYPE_THREAD;
-}
+#include "src/objops.h"
+#include "src/wait/waiter.h"
 
 static bool valid_timeout(int64_t timeout_ns)
 {
 	return timeout_ns >= 0 || timeout_ns == IOL_INFINITE;
-}
-
-/* ---- registration as a waiter -------------------------------------- */
-
-static void reg(struct ioli_waitobj *o, unsigned k, bool multi)
-{
-	struct ioli_slot *s = o->r.s;
-	struct ioli_threc *r = ioli_self_threc(o->r.t);
-	uint64_t bit = 1ull << k;
-
-	/* The pulse epoch this wait starts from, read before the count is
-	 * taken: a pulse that sees no waiter leaves the epoch alone. */
-	if (o->r.type == IOL_TYPE_EVENT)
-		o->epoch = atomic_load(&s->word) & IOLI_EV_EPOCH_MASK;
-	if (r) {
-		atomic_store_explicit(&r->wait_slot[k], o->r.slot, memory_order_relaxed);
-		atomic_store_explicit(&r->wait_gen[k], o->r.sgen, memory_order_relaxed);
-		atomic_store_explicit(&r->wait_multi, multi, memory_order_relaxed);
-		if (atomic_load_explicit(&r->wait_n, memory_order_relaxed) < k + 1)
-			atomic_store_explicit(&r->wait_n, k + 1, memory_order_release);
-	}
-	if (multi)
-		atomic_fetch_add(&s->multi, 1);
-	atomic_fetch_add(&s->waiters, 1);
-	if (r)
-		atomic_fetch_or(&r->wait_reg, bit);
-	o->registered = true;
-}
-
-static void unreg(struct ioli_waitobj *o, unsigned k, bool multi)
-{
-	struct ioli_slot *s = o->r.s;
-	struct ioli_threc *r = ioli_self_threc(o->r.t);
-
-	if (!o->registered)
-		return;
-	if (r)
-		atomic_fetch_and(&r->wait_reg, ~(1ull << k));
-	atomic_fetch_sub(&s->waiters, 1);
-	if (multi)
-		atomic_fetch_sub(&s->multi, 1);
-	if (o->r.type == IOL_TYPE_EVENT)
-		ioli_event_unregistered(s);
-	/* Leaving after a sleep without the attempt that follows it (an
-	 * error): a wake this waiter may have used must not hold others. */
-	if (o->woke && atomic_load_explicit(&s->u.mutex.woken, memory_order_relaxed))
-		atomic_store(&s->u.mutex.woken, 0);
-	o->registered = false;
-}
-
-static void journal_clear(struct ioli_waitobj *o, unsigned n)
-{
-	for (unsigned i = 0; i < n; i++) {
-		struct ioli_threc *r = ioli_self_threc(o[i].r.t);
-
-		if (r)
-			atomic_store_explicit(&r->wait_n, 0, memory_order_release);
-	}
 }
 
 /* ---- the loop ------------------------------------------------------ */
@@ -164,13 +77,12 @@ static bool lw_seen(_Atomic uint32_t **lws, unsigned n, _Atomic uint32_t *lw)
 }
 
 /* Back from a sleep, for whatever reason: this waiter's next attempt on
- * each mutex may be the retry a release's wake is waiting for (see
+ * each object may be the retry a release's wake is waiting for (see
  * ioli_mutex_try). */
 static void mark_woke(struct wait *w)
 {
 	for (unsigned i = 0; i < w->n; i++)
-		if (w->o[i].r.type == IOL_TYPE_MUTEX)
-			w->o[i].woke = true;
+		w->o[i].woke = true;
 }
 
 static int sleep_once(struct wait *w)
@@ -190,22 +102,19 @@ static int sleep_once(struct wait *w)
 	first_lw = nw;
 	for (unsigned i = 0; i < w->n; i++) {
 		struct ioli_waitobj *o = &w->o[i];
-		uint32_t owner, val;
+		uint32_t val;
 		_Atomic uint32_t *lw;
 
-		if (o->dup || o->r.type != IOL_TYPE_MUTEX)
+		if (o->dup || !o->ops->extra_word)
 			continue;
-		owner = o->seen & IOLI_MX_OWNER_MASK;
-		if (owner == 0 || owner == ioli_self_owner_peek(o->r.t))
-			continue;
-		lw = ioli_owner_live_word(o->r.t, owner, &val);
-		if (!lw)
-			return 0; /* the owner just died: try again at once */
-		if (lw_seen(lws, nlw, lw))
+		rc = o->ops->extra_word(o, &lw, &val);
+		if (rc < 0)
+			return 0; /* the state just changed: try again at once */
+		if (rc == 0 || lw_seen(lws, nlw, lw))
 			continue;
 		lws[nlw++] = lw;
-		/* Liveness words are always shared futexes: the kernel's wake
-		 * at a thread's death is a shared one. */
+		/* Extra words are shared futexes (a mutex owner's liveness
+		 * word: the kernel's wake at a thread's death is a shared one). */
 		ioli_waitv_entry(&wv[nw++], lw, val, false);
 	}
 	if (nw == 1) {
@@ -218,7 +127,8 @@ static int sleep_once(struct wait *w)
 	mark_woke(w);
 	if (rc >= (int)first_lw && rc < (int)nw) {
 		/* The kernel wakes one waiter when an owner dies; pass it on to
-		 * everyone else waiting on anything that thread owned. */
+		 * everyone else waiting on anything that thread owned (and so
+		 * for every extra word). */
 		ioli_futex_wake(lws[rc - first_lw], INT_MAX, false);
 	}
 	return rc >= 0 ? 0 : rc;
@@ -274,7 +184,7 @@ static int prepare(struct wait *w, bool multi)
 	}
 	for (i = 0; i < w->n; i++)
 		if (!w->o[i].dup)
-			reg(&w->o[i], i, multi);
+			ioli_waiter_reg(&w->o[i], i, multi, true);
 	return 0;
 }
 
@@ -282,8 +192,8 @@ static void finish(struct wait *w, bool multi)
 {
 	for (unsigned i = 0; i < w->n; i++)
 		if (!w->o[i].dup)
-			unreg(&w->o[i], i, multi);
-	journal_clear(w->o, w->n);
+			ioli_waiter_unreg(&w->o[i], i, multi, true);
+	ioli_waiter_journal_end(w->o, w->n);
 	for (unsigned i = 0; i < w->n; i++)
 		ioli_handle_unpin(w->o[i].r.h);
 }
@@ -296,7 +206,8 @@ static int resolve(int h, struct ioli_waitobj *o)
 	err = ioli_handle_get(h, &o->r);
 	if (err)
 		return err;
-	if (!waitable(o->r.type))
+	o->ops = ioli_obj_ops(o->r.type);
+	if (!o->ops)
 		return -EINVAL;
 	return 0;
 }
@@ -380,23 +291,15 @@ int iol_wait_many(const int *handles, unsigned n, unsigned flags, int64_t timeou
 static int signal_one(int h)
 {
 	struct ioli_href r;
+	const struct ioli_obj_ops *ops;
 	int err = ioli_handle_get(h, &r);
 
 	if (err)
 		return err;
-	switch (r.type) {
-	case IOL_TYPE_MUTEX:
-		err = iol_mutex_release(h);
-		break;
-	case IOL_TYPE_EVENT:
-		err = iol_event_set(h);
-		break;
-	case IOL_TYPE_SEMAPHORE:
-		err = iol_semaphore_release(h, 1);
-		break;
-	default:
+	ops = ioli_obj_ops(r.type);
+	if (!ops || !ops->signal)
 		return -EINVAL;
-	}
+	err = ops->signal(h);
 	return err < 0 ? err : 0;
 }
 

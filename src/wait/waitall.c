@@ -16,85 +16,16 @@
  * L is a robust mutex.  If its holder dies, the next locker finishes the
  * job from the journal: during LOCKING it restores the old values, during
  * COMMIT it stores the new ones, as if the dead thread's wait had
- * completed just before it died (its mutexes are then abandoned).
+ * completed just before it died (its mutexes are then abandoned).  L, its
+ * recovery and the pass through it are in src/word.c, below the object
+ * types that honour LOCKED; this file is the attempt.
  */
 #include <errno.h>
 #include <limits.h>
 
 #include "futex/futex.h"
 #include "src/fault.h"
-#include "src/table.h"
-
-static void wa_recover(iol_table *t)
-{
-	struct ioli_hdr *h = t->hdr;
-	uint32_t phase = atomic_load_explicit(&h->wa_phase, memory_order_acquire);
-	uint32_t n = atomic_load_explicit(&h->wa_n, memory_order_acquire);
-
-	if (n > IOL_MAX_WAIT)
-		n = IOL_MAX_WAIT;
-	for (uint32_t k = 0; k < n; k++) {
-		uint32_t slot = atomic_load_explicit(&h->wa[k].slot, memory_order_relaxed);
-		uint32_t nv = phase == IOLI_WA_COMMIT
-				  ? atomic_load_explicit(&h->wa[k].new, memory_order_relaxed)
-				  : atomic_load_explicit(&h->wa[k].old, memory_order_relaxed);
-		struct ioli_slot *s;
-		uint32_t v;
-
-		if (slot >= t->nslots)
-			continue;
-		s = ioli_slot(t, slot);
-		v = atomic_load(&s->word);
-		if ((v & IOLI_W_LOCKED) &&
-		    atomic_compare_exchange_strong(&s->word, &v, nv & ~IOLI_W_LOCKED))
-			ioli_wake(t, s, INT_MAX);
-	}
-	atomic_store_explicit(&h->wa_n, 0, memory_order_relaxed);
-	atomic_store_explicit(&h->wa_phase, IOLI_WA_IDLE, memory_order_release);
-}
-
-static int walock(iol_table *t)
-{
-	struct ioli_hdr *h = t->hdr;
-	int r = ioli_rlock_lock(t, &h->walock, &t->lholder);
-
-	if (r == EOWNERDEAD) {
-		wa_recover(t);
-		return 0;
-	}
-	if (r)
-		return -r;
-	/* A holder that unlocked normally left the journal empty; anything
-	 * else is scribbling, which a later death must not replay. */
-	if (atomic_load_explicit(&h->wa_n, memory_order_relaxed) != 0) {
-		atomic_store_explicit(&h->wa_n, 0, memory_order_relaxed);
-		atomic_store_explicit(&h->wa_phase, IOLI_WA_IDLE, memory_order_relaxed);
-	}
-	return 0;
-}
-
-int ioli_walock_pass(iol_table *t, struct ioli_slot *s)
-{
-	int r = walock(t);
-
-	if (r)
-		return r;
-	/* Only the holder of L sets LOCKED, and it clears it before it
-	 * unlocks (or the recovery above did): we hold L, so a LOCKED bit
-	 * still set is garbage (a scribbled table).  Clear it and wake its
-	 * sleepers, rather than have its readers wait for it forever. */
-	if (s) {
-		uint32_t v = atomic_load(&s->word);
-
-		while ((v & IOLI_W_LOCKED) &&
-		       !atomic_compare_exchange_weak(&s->word, &v, v & ~IOLI_W_LOCKED))
-			;
-		if (v & IOLI_W_LOCKED)
-			ioli_futex_wake(&s->word, INT_MAX, t->futex_private);
-	}
-	ioli_rlock_unlock(&t->hdr->walock, &t->lholder);
-	return 0;
-}
+#include "src/objops.h"
 
 /*
  * Would acquiring o from word value v succeed, and what would the word
@@ -102,60 +33,9 @@ int ioli_walock_pass(iol_table *t, struct ioli_slot *s)
  */
 static int claim(struct ioli_waitobj *o, uint32_t v, uint32_t me, uint32_t *nv, bool *ab)
 {
-	struct ioli_slot *s = o->r.s;
-	uint32_t owner;
-
 	if (v & IOLI_W_LOCKED)
 		return 0;
-	switch (o->r.type) {
-	case IOL_TYPE_MUTEX:
-		owner = v & IOLI_MX_OWNER_MASK;
-		if (owner == me) {
-			if (atomic_load_explicit(&s->u.mutex.recursion, memory_order_relaxed) ==
-			    UINT32_MAX)
-				return -EOVERFLOW;
-			*nv = v;
-			return 1;
-		}
-		if (owner != 0 && ioli_owner_alive(o->r.t, owner, NULL))
-			return 0;
-		*ab = *ab || owner != 0 || (v & IOLI_MX_ABANDONED);
-		*nv = me;
-		return 1;
-	case IOL_TYPE_EVENT:
-		if (!(v & IOLI_EV_SIGNALED))
-			return 0;
-		*nv = (IOLI_SLOT_FLAGS(atomic_load_explicit(&s->state, memory_order_relaxed)) &
-		       IOLI_OBJ_MANUAL)
-			  ? v
-			  : v & ~IOLI_EV_SIGNALED;
-		return 1;
-	case IOL_TYPE_SEMAPHORE:
-		if ((v & IOLI_SEM_COUNT_MASK) == 0)
-			return 0;
-		*nv = v - 1;
-		return 1;
-	case IOL_TYPE_PROCESS:
-	case IOL_TYPE_THREAD:
-		if (!(v & IOLI_SIG_SIGNALED))
-			return 0;
-		*nv = v;
-		return 1;
-	default:
-		return -EINVAL;
-	}
-}
-
-static void took_mutex(struct ioli_waitobj *o, uint32_t old, uint32_t me)
-{
-	struct ioli_slot *s = o->r.s;
-
-	if ((old & IOLI_MX_OWNER_MASK) == me) {
-		atomic_fetch_add_explicit(&s->u.mutex.recursion, 1, memory_order_relaxed);
-		return;
-	}
-	atomic_store_explicit(&s->u.mutex.recursion, 1, memory_order_relaxed);
-	ioli_owned_push(o->r.t, o->r.slot);
+	return o->ops->claim(o, v, me, nv, ab);
 }
 
 int ioli_waitall_attempt(struct ioli_waitobj *o, unsigned n)
@@ -184,7 +64,7 @@ int ioli_waitall_attempt(struct ioli_waitobj *o, unsigned n)
 		return IOLI_TRY_BUSY;
 
 	ab = false;
-	r = walock(t);
+	r = ioli_walock(t);
 	if (r)
 		return r;
 	atomic_store_explicit(&h->wa_phase, IOLI_WA_LOCKING, memory_order_relaxed);
@@ -242,7 +122,7 @@ int ioli_waitall_attempt(struct ioli_waitobj *o, unsigned n)
 	ioli_rlock_unlock(&h->walock, &t->lholder);
 
 	for (k = 0; k < n; k++)
-		if (o[k].r.type == IOL_TYPE_MUTEX)
-			took_mutex(&o[k], old[k], me);
+		if (o[k].ops->commit)
+			o[k].ops->commit(&o[k], old[k], me);
 	return ab ? IOL_ABANDONED : 0;
 }
