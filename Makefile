@@ -74,15 +74,17 @@ LIBS     := -luring
 LIBURING_PC_WORDS = $(subst ., ,$(shell pkg-config --modversion liburing 2>/dev/null))
 LIBURING_PC_DEFS = $(if $(word 2,$(LIBURING_PC_WORDS)),-DIOLI_LIBURING_PC_MAJOR=$(word \
 	1,$(LIBURING_PC_WORDS)) -DIOLI_LIBURING_PC_MINOR=$(word 2,$(LIBURING_PC_WORDS)))
-$(BUILD)/obj/src/probe_env.o: CPPFLAGS += $(LIBURING_PC_DEFS)
+$(BUILD)/obj/src/probe/probe_env.o: CPPFLAGS += $(LIBURING_PC_DEFS)
 # Where `iolayer bench` looks for the benchmark programs when they are not
 # next to it (see src/cli/cmd_bench.c).
 $(BUILD)/obj/src/cli/cmd_bench.o: CPPFLAGS += -DIOLI_BENCH_LIBEXEC='"$(LIBEXECDIR)/iolayer"'
 
-# Tool-only code (fsck, listings, JSON output) goes into an internal static
+# src/ is grouped by concern (the code map is in docs/design.md).  Tool-only
+# code (src/check: fsck, listings, JSON output) goes into an internal static
 # library linked by the iolayer command and the tests, not into libiolayer.
-TOOL_SRCS := src/fsck.c src/listing.c src/json.c
-LIB_SRCS := $(filter-out $(TOOL_SRCS),$(sort $(wildcard src/*.c src/wait/*.c futex/*.c uring/*.c)))
+LIB_DIRS  := src src/table src/wait src/objects src/process src/probe futex uring
+TOOL_SRCS := $(sort $(wildcard src/check/*.c))
+LIB_SRCS  := $(sort $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c)))
 CLI_SRCS := $(sort $(wildcard src/cli/*.c))
 TEST_SRCS := $(sort $(wildcard tests/test_*.c))
 TEST_HELPER_SRCS := $(sort $(filter-out tests/test_%.c,$(wildcard tests/*.c)))

@@ -7,7 +7,7 @@
  * library uses is defined here (the futex2 part in futex/abi.h, which it
  * includes), guarded so that newer headers win.
  * Whether the running kernel has a feature is decided at run time by the
- * probe (src/probe.c), never by what these headers say.
+ * probe (src/probe/probe.c), never by what these headers say.
  */
 #ifndef IOLAYER_COMPAT_H
 #define IOLAYER_COMPAT_H

@@ -2,7 +2,7 @@
 /*
  * Helpers shared by the crash-safety, fsck, fault-injection and
  * bad-argument tests: child processes driven over pipes, a look inside a
- * table (white-box: tests may include src/table.h), table snapshots, and
+ * table (white-box: tests may include src/table/table.h), table snapshots, and
  * running fsck in-process.
  *
  * Child processes must not use cmocka assertions (a failure would unwind
@@ -19,8 +19,8 @@
 #include <sys/types.h>
 
 #include "iolayer.h"
-#include "src/fsck.h"
-#include "src/table.h"
+#include "src/check/fsck.h"
+#include "src/table/table.h"
 
 /* In a child: exit with 100 + (line % 100) when cond is false, after
  * saying where on stderr. */

@@ -288,7 +288,7 @@ static void test_one_waiter_at_zero(void **state)
 				assert_true(th_waiter_blocked(&w[i], TH_LONG_MS));
 		assert_int_equal(atomic_load(&acquired), round);
 		assert_int_equal(atomic_load(&inside), 1);
-		/* The release marked its wake in flight (src/mutex.c); the woken
+		/* The release marked its wake in flight (src/objects/mutex.c); the woken
 		 * waiter cleared the mark after its attempt, so the next release
 		 * wakes the next sleeper at once, not when the mark expires. */
 		assert_int_equal(atomic_load(&crash_slot(m)->u.mutex.woken), 0);

@@ -2,7 +2,7 @@
 /*
  * Prompt reclaim: what a SIGKILLed process held comes back to the
  * survivors without any call of theirs, through the sentinels' ring
- * (src/sentinel.c); a clean exit leaves nothing for fsck; idle sentinels
+ * (src/table/sentinel.c); a clean exit leaves nothing for fsck; idle sentinels
  * never wake; a process uses no descriptor per other process.
  *
  * Waiting for a reclaim polls the table's state every millisecond up to
@@ -28,7 +28,7 @@
 #include "iolayer.h"
 #include "iolayer/file.h"
 #include "iolayer/process.h"
-#include "src/table.h"
+#include "src/table/table.h"
 #include "tests/cli_run.h"
 #include "tests/crash_helpers.h"
 

@@ -21,7 +21,7 @@
 #include <cmocka.h>
 
 #include "iolayer.h"
-#include "src/table.h" /* only for the header layout, to forge foreign files */
+#include "src/table/table.h" /* only for the header layout, to forge foreign files */
 #include "tests/helpers.h"
 
 /* A uid that is not ours and not root (tests that need root give it files). */

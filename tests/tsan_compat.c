@@ -3,7 +3,7 @@
  * ThreadSanitizer builds of the tests only (make SAN=tsan test).
  *
  * The library takes its table locks with pthread_mutex_clocklock() on
- * CLOCK_MONOTONIC (src/tlock.c).  GCC 12's libtsan (Debian 12) has no
+ * CLOCK_MONOTONIC (src/table/tlock.c).  GCC 12's libtsan (Debian 12) has no
  * interceptor for it, so TSan never sees those locks taken: it reports
  * every unlock as "unlock of an unlocked mutex" and every write made under
  * the lock as a data race.  This definition, in the test programs, takes

@@ -30,7 +30,7 @@
 #include "iolayer.h"
 #include "src/cli/cli.h"
 #include "src/cli/demo.h"
-#include "src/fsck.h"
+#include "src/check/fsck.h"
 
 static const char help[] =
     "usage: iolayer demo [--quick]\n"

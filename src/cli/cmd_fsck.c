@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "src/cli/cli.h"
-#include "src/fsck.h"
+#include "src/check/fsck.h"
 
 static const char help[] =
     "usage: iolayer fsck [--repair] [--json] [--] TABLE\n"

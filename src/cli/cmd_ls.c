@@ -2,7 +2,7 @@
 /*
  * iolayer ls [--json] [--] [TABLE]: the objects of a table and the processes
  * attached to it, read without attaching (the table is mapped read-only
- * and nothing in it changes).  The listing itself is src/listing.c.
+ * and nothing in it changes).  The listing itself is src/check/listing.c.
  */
 #include <errno.h>
 #include <limits.h>
@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "src/cli/cli.h"
-#include "src/listing.h"
+#include "src/check/listing.h"
 
 static const char help[] =
     "usage: iolayer ls [--json] [--] [TABLE]\n"

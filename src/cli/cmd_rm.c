@@ -8,7 +8,7 @@
 
 #include "iolayer.h"
 #include "src/cli/cli.h"
-#include "src/table.h"
+#include "src/table/table.h"
 
 static const char help[] =
     "usage: iolayer rm [--] TABLE...\n"

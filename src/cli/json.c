@@ -3,7 +3,7 @@
 #include <stdio.h>
 
 #include "src/cli/cli.h"
-#include "src/listing.h"
+#include "src/check/listing.h"
 
 void ioli_cli_json_str(FILE *out, const char *s)
 {

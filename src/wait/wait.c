@@ -4,7 +4,7 @@
  *
  * The Win32 wait semantics, above futex/ (which only sleeps and wakes) and
  * knowing no object type: each type's behaviour comes from its operations
- * table (src/objops.h).
+ * table (src/objects/objops.h).
  *
  * A wait first tries to acquire without blocking (the fast path: one CAS,
  * no system call, no shared write but the acquisition itself).  Only when
@@ -33,7 +33,7 @@
 #include <string.h>
 
 #include "futex/futex.h"
-#include "src/objops.h"
+#include "src/objects/objops.h"
 #include "src/wait/waiter.h"
 
 static bool valid_timeout(int64_t timeout_ns)

@@ -17,7 +17,7 @@
  * job from the journal: during LOCKING it restores the old values, during
  * COMMIT it stores the new ones, as if the dead thread's wait had
  * completed just before it died (its mutexes are then abandoned).  L, its
- * recovery and the pass through it are in src/word.c, below the object
+ * recovery and the pass through it are in src/table/word.c, below the object
  * types that honour LOCKED; this file is the attempt.
  */
 #include <errno.h>
@@ -25,7 +25,7 @@
 
 #include "futex/futex.h"
 #include "src/fault.h"
-#include "src/objops.h"
+#include "src/objects/objops.h"
 
 /*
  * Would acquiring o from word value v succeed, and what would the word

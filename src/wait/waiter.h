@@ -20,7 +20,7 @@
 #ifndef IOLAYER_SRC_WAIT_WAITER_H
 #define IOLAYER_SRC_WAIT_WAITER_H
 
-#include "src/objops.h"
+#include "src/objects/objops.h"
 
 /* Register o, entry k of its wait, as a waiter (runs the type's
  * wait_begin first). */

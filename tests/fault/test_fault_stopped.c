@@ -23,7 +23,7 @@
 #include <cmocka.h>
 
 #include "iolayer.h"
-#include "src/table.h"
+#include "src/table/table.h"
 #include "tests/crash_helpers.h"
 
 #define TABLE "fault-stopped"

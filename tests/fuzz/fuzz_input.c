@@ -9,9 +9,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "src/fsck.h"
-#include "src/listing.h"
-#include "src/table.h"
+#include "src/check/fsck.h"
+#include "src/check/listing.h"
+#include "src/table/table.h"
 #include "tests/fuzz/fuzz_input.h"
 
 #define RAW_MAX_SIZE (256ull << 20)

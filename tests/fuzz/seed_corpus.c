@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #include "iolayer.h"
-#include "src/table.h"
+#include "src/table/table.h"
 #include "tests/fuzz/fuzz_input.h"
 
 #define TABLE	"seed"

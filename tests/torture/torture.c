@@ -62,8 +62,8 @@
 #include <unistd.h>
 
 #include "iolayer.h"
-#include "src/fsck.h"
-#include "src/table.h"
+#include "src/check/fsck.h"
+#include "src/table/table.h"
 
 #define TABLE	    "torture"
 #define MAX_WORKERS 32

@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the wait engine needs from a waitable object type, in one table.
+ *
+ * The waits (iol_wait, iol_wait_many, wait-all, iol_signal_and_wait and
+ * the pool's iol_pool_wait_handle) know no type: each type (mutex, event,
+ * semaphore, process, thread) supplies one const struct ioli_obj_ops
+ * beside its code, and ioli_obj_ops() finds it by the slot's type.
+ */
+#ifndef IOLAYER_SRC_OBJOPS_H
+#define IOLAYER_SRC_OBJOPS_H
+
+#include "src/table/table.h"
+
+/* The result of trying to acquire an object without blocking: not
+ * available, o->seen holds the word observed.  Distinct from every success
+ * value (an index 0..63, or IOL_ABANDONED) and every error. */
+#define IOLI_TRY_BUSY 0x10000
+
+struct ioli_obj_ops;
+
+/* One object of a wait, from its handle's resolution to the end of the
+ * wait. */
+struct ioli_waitobj {
+	struct ioli_href r;
+	const struct ioli_obj_ops *ops;
+	uint32_t epoch; /* events: pulse epoch when the wait began */
+	uint32_t seen;	/* the word value observed unavailable */
+	bool dup;	/* same object as an earlier entry */
+	bool registered;
+	bool woke; /* back from a futex sleep, not tried since (mutexes use it) */
+};
+
+struct ioli_obj_ops {
+	/* Acquire without blocking: 0, IOL_ABANDONED, IOLI_TRY_BUSY (with
+	 * o->seen set) or a negative errno. */
+	int (*try_acquire)(struct ioli_waitobj *o);
+	/* Wait-all, under the wait-all lock: would acquiring from word value
+	 * v succeed?  1 (and *nv: the word afterwards), 0, or a negative
+	 * errno.  `me` is the caller's owner id; *ab is set when the
+	 * acquisition reports IOL_ABANDONED. */
+	int (*claim)(struct ioli_waitobj *o, uint32_t v, uint32_t me, uint32_t *nv, bool *ab);
+	/* Wait-all, after the words were committed: the bookkeeping beside
+	 * the word (old: the word before).  NULL: none. */
+	void (*commit)(struct ioli_waitobj *o, uint32_t old, uint32_t me);
+	/* A waiter registers (before its count is taken) and leaves (after
+	 * its count was given back).  NULL: nothing to do. */
+	void (*wait_begin)(struct ioli_waitobj *o);
+	void (*wait_end)(struct ioli_waitobj *o);
+	/* One more futex word to sleep on beside the object's own, for the
+	 * state in o->seen: 1 (*word, *val set), 0 (none) or -EAGAIN (the
+	 * state just changed: try again before sleeping).  Extra words are
+	 * shared futexes, and a wake on one is passed on to all its sleepers.
+	 * NULL: none. */
+	int (*extra_word)(struct ioli_waitobj *o, _Atomic uint32_t **word, uint32_t *val);
+	/* Signal the object through its handle (iol_signal_and_wait; the pool
+	 * gives back an acquisition it cannot deliver with it): >= 0 or a
+	 * negative errno.  NULL: the type cannot be signaled. */
+	int (*signal)(int h);
+	/* Once acquired, owned by the acquiring thread (no pool thread can
+	 * wait for it on a caller's behalf). */
+	bool thread_owned;
+};
+
+extern const struct ioli_obj_ops ioli_mutex_ops;
+extern const struct ioli_obj_ops ioli_event_ops;
+extern const struct ioli_obj_ops ioli_semaphore_ops;
+extern const struct ioli_obj_ops ioli_process_ops;
+extern const struct ioli_obj_ops ioli_thread_ops;
+
+/* The operations of a slot type, or NULL when it is not waitable
+ * (src/wait/objops.c). */
+const struct ioli_obj_ops *ioli_obj_ops(uint32_t type);
+
+static inline int ioli_obj_try(struct ioli_waitobj *o)
+{
+	return o->ops->try_acquire(o);
+}
+
+/* Used by the types' operations tables. */
+int ioli_mutex_try(struct ioli_waitobj *o);
+int ioli_event_try(struct ioli_waitobj *o);
+int ioli_sem_try(struct ioli_waitobj *o);
+/* Processes and threads: signaled once, when they end. */
+int ioli_ended_try(struct ioli_waitobj *o);
+int ioli_ended_claim(struct ioli_waitobj *o, uint32_t v, uint32_t me, uint32_t *nv, bool *ab);
+
+/* Wait-all: acquire every object or none (src/wait/waitall.c).  Returns 0 or
+ * IOL_ABANDONED, IOLI_TRY_BUSY with every o[i].seen filled, or an error. */
+int ioli_waitall_attempt(struct ioli_waitobj *o, unsigned n);
+
+#endif /* IOLAYER_SRC_OBJOPS_H */
