@@ -57,6 +57,15 @@ static void atfork_child(void)
 
 static void detach(iol_table *t);
 
+/* Under T: is our process record still ours? */
+static bool same_self(iol_table *t)
+{
+	struct ioli_proc *pr = &t->procs[t->self];
+
+	return atomic_load_explicit(&pr->state, memory_order_relaxed) == IOLI_PROC_LIVE &&
+	       atomic_load_explicit(&pr->gen, memory_order_relaxed) == t->self_gen;
+}
+
 /*
  * At exit() give back this process's references, so a normal exit frees
  * objects at once.  The mapping stays: other threads may still be running.
@@ -389,31 +398,45 @@ static int attach(iol_table *t)
 	return -EUSERS;
 }
 
-/* Give back every reference still counted in our row, free our record. */
+/*
+ * Give back every reference still counted in our row, free our record.
+ * One short critical section per slot our row counts: a count is given
+ * back in one go and only on a live slot (a scribbled count must neither
+ * loop for ever nor free a slot twice); a count on a slot that is not
+ * live is dropped.  Bounded by the table's capacity.  If T cannot be had,
+ * the rest is left for the survivors to reclaim once we are gone.
+ */
 static void detach(iol_table *t)
 {
 	struct ioli_proc *pr = &t->procs[t->self];
+	_Atomic uint32_t *row = ioli_row(t, t->self);
 
+	for (uint32_t page = 0; page * 1024u < t->nslots; page++) {
+		if (!(atomic_load(&pr->row_pages[page / 64]) & (1ull << (page % 64))))
+			continue;
+		for (uint32_t s = page * 1024u; s < t->nslots && s < (page + 1) * 1024u; s++) {
+			uint32_t n = atomic_load_explicit(&row[s], memory_order_relaxed);
+
+			if (!n)
+				continue;
+			if (ioli_tlock(t))
+				return;
+			if (!same_self(t)) {
+				ioli_tunlock(t);
+				return;
+			}
+			n = atomic_load_explicit(&row[s], memory_order_relaxed);
+			if (atomic_load_explicit(&ioli_slot(t, s)->state, memory_order_relaxed) &
+			    IOLI_SLOT_LIVE)
+				ioli_ref_put_n(t, t->self, s, n);
+			else
+				ioli_tset(t, &row[s], 0);
+			ioli_tunlock(t);
+		}
+	}
 	if (ioli_tlock(t))
 		return;
-	if (atomic_load_explicit(&pr->state, memory_order_relaxed) == IOLI_PROC_LIVE &&
-	    atomic_load_explicit(&pr->gen, memory_order_relaxed) == t->self_gen) {
-		_Atomic uint32_t *row = ioli_row(t, t->self);
-
-		for (uint32_t page = 0; page * 1024u < t->nslots; page++) {
-			if (!(atomic_load(&pr->row_pages[page / 64]) & (1ull << (page % 64))))
-				continue;
-			for (uint32_t s = page * 1024u; s < t->nslots && s < (page + 1) * 1024u;
-			     s++) {
-				/* Each release is its own short critical section. */
-				while (atomic_load_explicit(&row[s], memory_order_relaxed)) {
-					ioli_ref_put(t, t->self, s);
-					ioli_tunlock(t);
-					if (ioli_tlock(t))
-						return;
-				}
-			}
-		}
+	if (same_self(t)) {
 		for (unsigned i = 0; i < sizeof(pr->row_pages) / sizeof(pr->row_pages[0]); i++)
 			atomic_store(&pr->row_pages[i], 0);
 		ioli_tset(t, &pr->state, IOLI_PROC_FREE);

@@ -159,26 +159,43 @@ uint32_t ioli_threc_reap_dead(iol_table *t)
 	return n;
 }
 
-/* Under T: take a free record, or -EAGAIN. */
+static bool threc_is_free(iol_table *t, uint32_t idx)
+{
+	return idx < t->max_threcs &&
+	       atomic_load_explicit(&t->threcs[idx].state, memory_order_relaxed) == IOLI_THREC_FREE;
+}
+
+/*
+ * Under T: take a free record, or -EAGAIN.  The free list and the
+ * high-water mark are shared memory: a record is taken only if it is FREE,
+ * whichever says so, or a scribbled link or mark would hand a live record
+ * (and the liveness mutex its thread holds) to a second thread.
+ */
 static int threc_take(iol_table *t)
 {
 	struct ioli_hdr *h = t->hdr;
 	uint32_t head = atomic_load_explicit(&h->threc_free, memory_order_relaxed);
+	uint32_t hwm, i;
 
-	if (head && head - 1 < t->max_threcs &&
-	    atomic_load_explicit(&t->threcs[head - 1].state, memory_order_relaxed) ==
-		IOLI_THREC_FREE) {
+	if (head && threc_is_free(t, head - 1)) {
 		ioli_tset(t, &h->threc_free,
 			  atomic_load_explicit(&t->threcs[head - 1].next, memory_order_relaxed));
 		return (int)(head - 1);
 	}
 	if (head)
 		ioli_tset(t, &h->threc_free, 0); /* scribbled list: forget it */
-	uint32_t hwm = atomic_load_explicit(&h->threc_hwm, memory_order_relaxed);
-	if (hwm >= t->max_threcs)
+	hwm = atomic_load_explicit(&h->threc_hwm, memory_order_relaxed);
+	/* Above the mark every record is free, unless the mark was scribbled
+	 * lower: skip the live ones (fsck puts the mark right). */
+	for (i = hwm; i < t->max_threcs && !threc_is_free(t, i); i++)
+		;
+	if (i >= t->max_threcs) {
+		if (hwm < t->max_threcs)
+			ioli_tset(t, &h->threc_hwm, t->max_threcs);
 		return -EAGAIN;
-	ioli_tset(t, &h->threc_hwm, hwm + 1);
-	return (int)hwm;
+	}
+	ioli_tset(t, &h->threc_hwm, i + 1);
+	return (int)i;
 }
 
 static int tls_grow(void)
