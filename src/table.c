@@ -73,6 +73,11 @@ static bool same_self(iol_table *t)
  */
 static void at_exit(void)
 {
+	/* One short wait for T in all, over every table: a lock held by a
+	 * stopped process must not hold up the exit (survivors reclaim what
+	 * this handler could not give back). */
+	int64_t prev = ioli_lock_limit_begin((int64_t)IOLI_EXIT_PATIENCE_MS * 1000000);
+
 	ioli_watcher_at_exit();
 	pthread_mutex_lock(&reg_lock);
 	for (iol_table *t = registry; t; t = t->reg_next) {
@@ -83,6 +88,7 @@ static void at_exit(void)
 		detach(t);
 	}
 	pthread_mutex_unlock(&reg_lock);
+	ioli_lock_limit_end(prev);
 }
 
 static void proc_init(void)
@@ -517,9 +523,13 @@ int iol_table_close(iol_table *t)
 	if (atomic_exchange(&t->closed, true))
 		return -EBADF;
 	reg_del(t);
+	/* One patience period for T in all: once a handle's reference could
+	 * not be given back, the rest are only tried (see ioli_lock_limit_begin). */
+	int64_t prev = ioli_lock_limit_begin((int64_t)IOLI_LOCK_PATIENCE_S * 1000000000);
 	ioli_handles_close_table(t);
 	ioli_threc_release_self(t);
 	ioli_table_unref(t);
+	ioli_lock_limit_end(prev);
 	return 0;
 }
 

@@ -214,8 +214,13 @@ static int tls_grow(void)
 
 int ioli_self_owner(iol_table *t, uint32_t *owner)
 {
+	return ioli_self_owner_until(t, NULL, owner);
+}
+
+int ioli_self_owner_until(iol_table *t, const struct ioli_deadline *dl, uint32_t *owner)
+{
 	struct ioli_me *me;
-	int err = ioli_me_get(t, &me);
+	int err = ioli_me_get_until(t, dl, &me);
 
 	if (!err)
 		*owner = me->owner;
@@ -223,6 +228,26 @@ int ioli_self_owner(iol_table *t, uint32_t *owner)
 }
 
 int ioli_me_get(iol_table *t, struct ioli_me **out)
+{
+	return ioli_me_get_until(t, NULL, out);
+}
+
+int ioli_me_try(iol_table *t, struct ioli_me **out)
+{
+	struct tls_rec *tr = tls_find(t);
+	struct ioli_deadline dl;
+
+	if (tr) {
+		*out = tr;
+		return 0;
+	}
+	/* A moment for T (held for microseconds by a healthy holder), not the
+	 * patience: a stopped holder must not hold a wait's first attempt. */
+	ioli_deadline_set(&dl, 1000000);
+	return ioli_me_get_until(t, &dl, out);
+}
+
+int ioli_me_get_until(iol_table *t, const struct ioli_deadline *dl, struct ioli_me **out)
 {
 	struct tls_rec *tr = tls_find(t);
 	struct ioli_threc *r;
@@ -239,7 +264,8 @@ int ioli_me_get(iol_table *t, struct ioli_me **out)
 	err = tls_grow();
 	if (err)
 		return err;
-	err = ioli_tlock(t);
+	/* A wait allocating its record gives up on T at its own deadline. */
+	err = ioli_tlock_until(t, dl && !ioli_deadline_infinite(dl) ? &dl->ts : NULL);
 	if (err)
 		return err;
 	idx = threc_take(t);

@@ -63,9 +63,42 @@ static void undo_rollback(iol_table *t)
 	atomic_store_explicit(&h->undo_n, 0, memory_order_release);
 }
 
-int ioli_robust_lock(pthread_mutex_t *m)
+/* This thread's limit on waiting for T or L (CLOCK_MONOTONIC ns, 0: none),
+ * set while it closes a table or runs the exit handler (see
+ * ioli_lock_limit_begin()). */
+static _Thread_local int64_t limit_ns;
+
+static int64_t now_ns(void)
 {
 	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t ioli_lock_limit_begin(int64_t ns)
+{
+	int64_t prev = limit_ns, until = now_ns() + ns;
+
+	if (!prev || until < prev)
+		limit_ns = until;
+	return prev;
+}
+
+void ioli_lock_limit_end(int64_t prev)
+{
+	limit_ns = prev;
+}
+
+static bool ts_before(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+int ioli_robust_lock_until(pthread_mutex_t *m, const struct timespec *until)
+{
+	struct timespec ts;
+	bool callers = false;
 	int r = pthread_mutex_trylock(m);
 
 	/* Free (the common case): taken without reading the clock, which
@@ -80,8 +113,28 @@ int ioli_robust_lock(pthread_mutex_t *m)
 	 * fsck say which) rather than hang forever. */
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	ts.tv_sec += IOLI_LOCK_PATIENCE_S;
+	if (limit_ns) {
+		struct timespec l = {.tv_sec = (time_t)(limit_ns / 1000000000),
+				     .tv_nsec = (long)(limit_ns % 1000000000)};
+
+		if (ts_before(&l, &ts))
+			ts = l;
+	}
+	if (until && ts_before(until, &ts)) {
+		ts = *until;
+		callers = true;
+	}
+	/* A time already past makes this a trylock: POSIX never times out a
+	 * lock that is free. */
 	r = pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &ts);
-	return r == ETIMEDOUT ? EDEADLK : r;
+	if (r == ETIMEDOUT && !callers)
+		r = EDEADLK;
+	return r;
+}
+
+int ioli_robust_lock(pthread_mutex_t *m)
+{
+	return ioli_robust_lock_until(m, NULL);
 }
 
 int ioli_tlock(iol_table *t)
@@ -91,9 +144,9 @@ int ioli_tlock(iol_table *t)
 	return ioli_tlock_stale(t, &stale);
 }
 
-int ioli_tlock_stale(iol_table *t, uint32_t *stale)
+static int tlock(iol_table *t, const struct timespec *until, uint32_t *stale)
 {
-	int r = ioli_robust_lock(&t->hdr->lock);
+	int r = ioli_robust_lock_until(&t->hdr->lock, until);
 
 	*stale = 0;
 	if (r == EOWNERDEAD) {
@@ -115,6 +168,18 @@ int ioli_tlock_stale(iol_table *t, uint32_t *stale)
 	if (*stale)
 		atomic_store_explicit(&t->hdr->undo_n, 0, memory_order_relaxed);
 	return 0;
+}
+
+int ioli_tlock_stale(iol_table *t, uint32_t *stale)
+{
+	return tlock(t, NULL, stale);
+}
+
+int ioli_tlock_until(iol_table *t, const struct timespec *until)
+{
+	uint32_t stale;
+
+	return tlock(t, until, &stale);
 }
 
 void ioli_tunlock(iol_table *t)
