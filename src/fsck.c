@@ -3,8 +3,10 @@
  * fsck: check every invariant of a table, and repair what is wrong.
  *
  * Checked (see docs/design.md, "Invariants"):
- *   - the table lock and the wait-all lock: not held by the dead, no stale
- *     undo log or journal, no futex word left LOCKED;
+ *   - the table lock and the wait-all lock: not held by the dead, by a
+ *     stopped process or by a live process that is not attached (reported
+ *     and, the first, left; the second broken), no stale undo log or
+ *     journal, no futex word left LOCKED;
  *   - header counters: high-water marks within bounds, `live` counts the
  *     live slots;
  *   - processes: every attached process is alive; free records hold no
@@ -18,8 +20,9 @@
  *     slot below the high-water mark is on the list once, no live one is;
  *     every named live slot is found by its name, and nothing else is in
  *     the index;
- *   - thread records: every live one belongs to a live thread; the free
- *     list is sound.
+ *   - thread records: every live one belongs to a live thread; the
+ *     high-water mark covers every record used, and the free list holds
+ *     every free record below it once.
  *
  * Without repair the table is mapped read-only and nothing changes (and
  * on a table in use a change in flight may be reported).  With repair,
