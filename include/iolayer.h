@@ -33,9 +33,10 @@
  *            is not this case: the next caller recovers the lock.
  * Waits take the lock once per thread and table: a thread's first wait on
  * objects of a table allocates the thread's record there.  That wait keeps to
- * its timeout (-ETIMEDOUT when the lock is still held at its deadline; a
- * timeout of 0 does not wait for the lock), and fails with -EDEADLK only when
- * its timeout is longer than the 10 seconds.  Later waits never take it.
+ * its timeout: -ETIMEDOUT when the lock is still held at its deadline (a wait
+ * on a mutex, or IOL_WAIT_ALL, gives the lock 10 ms first, even with a
+ * shorter timeout), and -EDEADLK only when its timeout is longer than the 10
+ * seconds.  Later waits of the thread never take it.
  * iol_close() and iol_table_close() do not fail for this reason: the handle
  * is closed, and a shared reference they could not return then is returned
  * when this process detaches from the table (iol_table_close(), exit()) or,

@@ -465,8 +465,8 @@ struct ioli_me *ioli_me_find(iol_table *t);
 int ioli_me_get(iol_table *t, struct ioli_me **out);
 struct ioli_deadline;
 int ioli_me_get_until(iol_table *t, const struct ioli_deadline *dl, struct ioli_me **out);
-/* For a wait's attempts: ioli_me_get() giving T a millisecond at most
- * (-ETIMEDOUT; the wait then allocates with its deadline, ioli_self_owner_until). */
+/* For a wait's attempts: ioli_me_get() giving T 10 ms at most (-ETIMEDOUT;
+ * the wait then allocates with its deadline, ioli_self_owner_until). */
 int ioli_me_try(iol_table *t, struct ioli_me **out);
 /* Track a mutex the thread took / released. */
 void ioli_me_push(struct ioli_me *me, uint32_t slot);

@@ -241,9 +241,10 @@ int ioli_me_try(iol_table *t, struct ioli_me **out)
 		*out = tr;
 		return 0;
 	}
-	/* A moment for T (held for microseconds by a healthy holder), not the
-	 * patience: a stopped holder must not hold a wait's first attempt. */
-	ioli_deadline_set(&dl, 1000000);
+	/* A moment for T, not the patience: a stopped holder must not hold a
+	 * wait's first attempt, but a healthy one, held for microseconds, may
+	 * be preempted inside T for a few scheduler ticks. */
+	ioli_deadline_set(&dl, 10000000);
 	return ioli_me_get_until(t, &dl, out);
 }
 
