@@ -212,6 +212,18 @@ static int tls_grow(void)
 	return 0;
 }
 
+/* After a failed allocation: a thread that holds no record keeps no array
+ * (the destructor that would free it is registered with its first record). */
+static void tls_drop_if_empty(void)
+{
+	if (tls.n)
+		return;
+	free(tls.recs);
+	tls.recs = NULL;
+	tls.cap = 0;
+	tls.last = 0;
+}
+
 int ioli_self_owner(iol_table *t, uint32_t *owner)
 {
 	return ioli_self_owner_until(t, NULL, owner);
@@ -267,13 +279,16 @@ int ioli_me_get_until(iol_table *t, const struct ioli_deadline *dl, struct ioli_
 		return err;
 	/* A wait allocating its record gives up on T at its own deadline. */
 	err = ioli_tlock_until(t, dl && !ioli_deadline_infinite(dl) ? &dl->ts : NULL);
-	if (err)
+	if (err) {
+		tls_drop_if_empty();
 		return err;
+	}
 	idx = threc_take(t);
 	if (idx == -EAGAIN && ioli_threc_reap_dead(t) > 0)
 		idx = threc_take(t);
 	if (idx < 0) {
 		ioli_tunlock(t);
+		tls_drop_if_empty();
 		return idx;
 	}
 	r = &t->threcs[idx];
@@ -286,6 +301,7 @@ int ioli_me_get_until(iol_table *t, const struct ioli_deadline *dl, struct ioli_
 	if (err) {
 		threc_free(t, (uint32_t)idx);
 		ioli_tunlock(t);
+		tls_drop_if_empty();
 		return err;
 	}
 	atomic_store_explicit(&r->wait_n, 0, memory_order_relaxed);
