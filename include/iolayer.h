@@ -25,15 +25,26 @@
  *            object it named was reclaimed behind its back.
  * and one common to the calls that take a table's lock (opening or creating
  * objects, importing, opening a table, IOL_WAIT_ALL, and the process, thread
- * and file calls that create or change records; never the set, release and
- * wait paths of existing objects):
+ * and file calls that create or change records; never the set and release
+ * paths of existing objects):
  *   -EDEADLK the lock stayed held for 10 seconds by a process that is alive
  *            but not running (stopped, or under a debugger) or the lock word
  *            was scribbled on; the call changed nothing.  A holder that dies
  *            is not this case: the next caller recovers the lock.
+ * Waits take the lock once per thread and table: a thread's first wait on
+ * objects of a table allocates the thread's record there.  That wait keeps to
+ * its timeout: -ETIMEDOUT when the lock is still held at its deadline (a wait
+ * on a mutex, or IOL_WAIT_ALL, gives the lock 10 ms first, even with a
+ * shorter timeout), and -EDEADLK only when its timeout is longer than the 10
+ * seconds.  Later waits of the thread never take it.
  * iol_close() and iol_table_close() do not fail for this reason: the handle
  * is closed, and a shared reference they could not return then is returned
- * when this process detaches or exits, or by `iolayer fsck --repair`.
+ * when this process detaches from the table (iol_table_close(), exit()) or,
+ * if the lock is still held then, by the survivors (or `iolayer fsck
+ * --repair`) once this process has exited.  iol_table_close() and exit() wait
+ * for the lock once in all, not once per handle: at most 10 seconds for
+ * iol_table_close(), 1 second for the exit handler over all tables; past
+ * that they only try.
  */
 #ifndef IOLAYER_H
 #define IOLAYER_H
@@ -113,7 +124,10 @@ int iol_table_open(const char *name, const struct iol_table_opts *opts, iol_tabl
  * calls given t fail with -EBADF, and after it t is freed: like a pointer
  * given to free(), t must not be used after this call.
  * Returns 0, or -EINVAL when t is NULL, -EBADF when t was closed already
- * (and is still kept alive by such a wait).
+ * (and is still kept alive by such a wait).  With the table's lock held by a
+ * stopped process it returns after waiting 10 s once (not once per handle);
+ * the references it could not give back stay counted until this process
+ * exits, and are then reclaimed by the survivors.
  */
 int iol_table_close(iol_table *t);
 
@@ -223,6 +237,10 @@ int iol_semaphore_release(int h, uint32_t count);
  *               is not waitable
  *   -EOVERFLOW  a recursive mutex acquisition beyond UINT32_MAX
  *   -EAGAIN     the table ran out of thread records for the calling thread
+ *   -EDEADLK    the calling thread's first wait in the table, with a timeout
+ *               longer than 10 s (or infinite), could not take the table's
+ *               lock to allocate its thread record (see the top of this file);
+ *               with a shorter timeout that is -ETIMEDOUT at the deadline
  */
 int iol_wait(int h, int64_t timeout_ns);
 

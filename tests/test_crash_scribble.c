@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -20,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -281,6 +283,135 @@ static void test_record_naming_init(void **state)
 	crash_assert_clean(TABLE);
 }
 
+/* ---- thread records handed out from a scribbled mark or list ---------- */
+
+struct taker {
+	uint32_t owner;
+	int err;
+};
+
+/* A new thread's record: allocated by its first need of an owner id. */
+static void *take_record(void *arg)
+{
+	struct taker *k = arg;
+
+	k->err = ioli_self_owner(t, &k->owner);
+	return NULL;
+}
+
+static uint32_t new_thread_owner(void)
+{
+	struct taker k = {0};
+	pthread_t th;
+
+	assert_int_equal(pthread_create(&th, NULL, take_record, &k), 0);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(k.err, 0);
+	return k.owner;
+}
+
+/*
+ * A thread-record high-water mark scribbled below a live record, and a
+ * free list naming a live record: neither hands that record (and the
+ * liveness mutex its thread holds) to another thread.  Before the fix the
+ * mark's record was taken without a look at its state: two owners of one
+ * liveness mutex, and the first thread's mutexes could be taken from it.
+ */
+static void test_threc_mark_and_list_scribbled(void **state)
+{
+	uint32_t mine, idx, other;
+	struct ioli_threc *r;
+	uint32_t tid;
+
+	(void)state;
+	assert_int_equal(ioli_self_owner(t, &mine), 0);
+	idx = (mine & IOLI_OWNER_IDX_MASK) - 1;
+	r = &map.threcs[idx];
+	tid = atomic_load(&r->tid);
+
+	atomic_store(&map.hdr->threc_hwm, idx); /* our record is "above" it */
+	other = new_thread_owner();
+	assert_int_not_equal(other & IOLI_OWNER_IDX_MASK, idx + 1);
+	assert_int_equal(atomic_load(&r->state), IOLI_THREC_LIVE);
+	assert_int_equal(atomic_load(&r->tid), tid);
+	assert_true(ioli_owner_alive(t, mine, NULL));
+	assert_true(atomic_load(&map.hdr->threc_hwm) > idx);
+
+	atomic_store(&map.hdr->threc_free, idx + 1);
+	other = new_thread_owner();
+	assert_int_not_equal(other & IOLI_OWNER_IDX_MASK, idx + 1);
+	assert_int_equal(atomic_load(&r->tid), tid);
+	assert_true(ioli_owner_alive(t, mine, NULL));
+
+	/* The record the second thread freed was on the list that was
+	 * forgotten: fsck puts it back. */
+	crash_fsck(TABLE, true, NULL, 0);
+	crash_assert_clean(TABLE);
+}
+
+/* ---- detach and exit with a scribbled row ----------------------------- */
+
+/* Open the table, hold one object, say which process record and slot,
+ * then on command close the table ('c') or just exit ('x'). */
+static void detacher(int rd, int wr, void *arg)
+{
+	iol_table *ct;
+	uint32_t msg[2];
+	char c;
+
+	(void)arg;
+	alarm(5); /* a detach that loops is killed: status 128 + SIGALRM */
+	CHILD_CHECK(iol_table_open(TABLE, NULL, &ct) == 0);
+	int e = iol_event_open(ct, "held", IOL_CREATE, false, false);
+	CHILD_CHECK(e > 0);
+	msg[0] = ct->self;
+	msg[1] = crash_slot_index(e);
+	CHILD_CHECK(crash_write(wr, msg, sizeof(msg)));
+	CHILD_CHECK(crash_read(rd, &c, 1));
+	if (c == 'c')
+		CHILD_CHECK(iol_table_close(ct) == 0);
+	exit(0);
+}
+
+/*
+ * The count a process's row holds for a slot scribbled to UINT32_MAX, on
+ * its live object and on a slot that was never used: detaching (closing
+ * the table, or the exit handler) used to give the count back one
+ * critical section at a time, and to free the unused slot again each time
+ * (a free list looping on it).  Now each count is given back in one go,
+ * only to a live slot, and the detach is over at once.
+ */
+static void detach_scribbled(char how)
+{
+	struct crash_child c;
+	uint32_t msg[2], unused = map.nslots - 1;
+
+	crash_fork(&c, detacher, NULL);
+	crash_recv(&c, msg, sizeof(msg));
+	assert_true(msg[0] < IOL_TABLE_MAX_PROCS && msg[1] < map.nslots && msg[1] != unused);
+	atomic_store(&map.rows[(size_t)msg[0] * map.nslots + msg[1]], UINT32_MAX);
+	atomic_store(&map.rows[(size_t)msg[0] * map.nslots + unused], UINT32_MAX);
+	crash_send(&c, &how, 1);
+	assert_int_equal(crash_reap(&c), 0);
+	/* Freed once, the unused slot never: the table is sound. */
+	assert_int_equal(iol_event_open(t, "held", 0, false, false), -ENOENT);
+	assert_int_equal(atomic_load(&map.slots[unused].state), 0);
+	assert_int_equal(atomic_load(&map.procs[msg[0]].state), IOLI_PROC_FREE);
+	crash_assert_clean(TABLE);
+}
+
+static void test_close_scribbled_row(void **state)
+{
+	(void)state;
+	detach_scribbled('c');
+}
+
+static void test_exit_scribbled_row(void **state)
+{
+	(void)state;
+	detach_scribbled('x');
+}
+
 int main(void)
 {
 	/* Counts of what iol_table_reclaim() finds: no sentinel of ours
@@ -295,6 +426,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_semaphore_max_garbage, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_wait_journal_garbage, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_record_naming_init, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_threc_mark_and_list_scribbled, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_close_scribbled_row, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_exit_scribbled_row, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

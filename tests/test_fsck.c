@@ -18,7 +18,9 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <pthread.h>
 #include <setjmp.h>
+#include <spawn.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -29,6 +31,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+extern char **environ;
 
 #include "iolayer.h"
 #include "tests/cli_run.h"
@@ -579,6 +583,87 @@ static void dmg_threc_gone(struct fx *f)
 	atomic_store(&S(f, f->im)->u.mutex.recursion, 1);
 }
 
+/* This thread's thread record (allocated by owning m once). */
+static uint32_t own_record(struct fx *f)
+{
+	uint32_t owner;
+
+	assert_int_equal(iol_wait(f->m, 0), 0);
+	assert_int_equal(iol_mutex_release(f->m), 1);
+	assert_int_equal(ioli_self_owner(f->t, &owner), 0);
+	return (owner & IOLI_OWNER_IDX_MASK) - 1;
+}
+
+static void *use_record(void *arg)
+{
+	struct fx *f = arg;
+
+	(void)own_record(f);
+	return NULL; /* its record is freed as the thread exits */
+}
+
+/* A record that was used and freed: the head of the free list. */
+static uint32_t freed_record(struct fx *f)
+{
+	pthread_t th;
+	uint32_t head;
+
+	assert_int_equal(pthread_create(&th, NULL, use_record, f), 0);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	head = atomic_load(&f->map.hdr->threc_free);
+	assert_true(head != 0);
+	assert_int_equal(atomic_load(&f->map.threcs[head - 1].state), IOLI_THREC_FREE);
+	return head - 1;
+}
+
+static void dmg_threc_hwm_low(struct fx *f)
+{
+	/* Below our own live record: the next allocation would look at it. */
+	atomic_store(&f->map.hdr->threc_hwm, own_record(f));
+}
+
+static void dmg_threc_free_live(struct fx *f)
+{
+	atomic_store(&f->map.hdr->threc_free, own_record(f) + 1);
+}
+
+static void dmg_threc_free_loop(struct fx *f)
+{
+	uint32_t i = freed_record(f);
+
+	atomic_store(&f->map.threcs[i].next, i + 1);
+}
+
+static void dmg_threc_free_leak(struct fx *f)
+{
+	(void)freed_record(f);
+	atomic_store(&f->map.hdr->threc_free, 0);
+}
+
+/* A process that exists, is not attached and does not map the table
+ * (another program: a fork of this one would map it). */
+static pid_t stranger(struct fx *f)
+{
+	char *argv[] = {"sleep", "1000", NULL};
+	pid_t pid;
+
+	assert_int_equal(posix_spawnp(&pid, "sleep", NULL, NULL, argv, environ), 0);
+	f->child.pid = pid;
+	f->child.to = f->child.from = -1;
+	return pid;
+}
+
+static void dmg_lock_unattached(struct fx *f)
+{
+	/* Every locker gives up on it with EDEADLK, and fsck said clean. */
+	f->map.hdr->lock.word = (uint32_t)stranger(f);
+}
+
+static void dmg_walock_unattached(struct fx *f)
+{
+	f->map.hdr->walock.word = (uint32_t)stranger(f);
+}
+
 static const struct row rows[] = {
     {"wrong references (too many)", dmg_refs_high, "slot-refs", NULL},
     {"wrong references (too few)", dmg_refs_low, "slot-refs", verify_refs_low},
@@ -617,6 +702,14 @@ static const struct row rows[] = {
      "walock-holder-gone", NULL},
     {"a thread record of a thread that no longer exists, owning a mutex", dmg_threc_gone,
      "threc-gone", verify_abandoned},
+    {"thread record high-water mark below a live record", dmg_threc_hwm_low, "threc-hwm", NULL},
+    {"thread record free list holds a live record", dmg_threc_free_live, "threc-free-list", NULL},
+    {"thread record free list loops", dmg_threc_free_loop, "threc-free-list", NULL},
+    {"a free thread record off the free list", dmg_threc_free_leak, "threc-free-leak", NULL},
+    {"the table lock naming a live process that is not attached", dmg_lock_unattached,
+     "lock-holder-unattached", NULL},
+    {"the wait-all lock naming a live process that is not attached", dmg_walock_unattached,
+     "walock-holder-unattached", NULL},
 };
 
 static void has_ids(const char *out, const char *expect)
@@ -765,6 +858,75 @@ static void test_repair_while_in_use(void **state)
 	table_works(f);
 }
 
+/* ---- locks held by a stopped process ---------------------------------- */
+
+/* Attached: take T and L, say so, stop. */
+static void stopped_holder(int rd, int wr, void *arg)
+{
+	iol_table *t;
+	char c = 'k';
+
+	(void)rd;
+	(void)arg;
+	CHILD_CHECK(iol_table_open(TABLE, NULL, &t) == 0);
+	CHILD_CHECK(ioli_tlock(t) == 0);
+	CHILD_CHECK(ioli_rlock_lock(t, &t->hdr->walock, &t->lholder) == 0);
+	CHILD_CHECK(crash_write(wr, &c, 1));
+	raise(SIGSTOP);
+	for (;;)
+		pause();
+}
+
+/*
+ * T and L held by an attached process that is stopped: every locker gives
+ * up with -EDEADLK, and fsck used to say clean.  It reports both, with the
+ * pid, and a repair leaves them (the holder may be half-way through a
+ * critical section) without waiting for them: exit 4, at once.  Once the
+ * holder is killed, a repair recovers everything.
+ */
+static void test_locks_held_by_stopped(void **state)
+{
+	struct state *st = *state;
+	struct fx *f = &st->f;
+	char c, pid[32];
+	struct run r;
+	uint64_t t0;
+	int wst;
+
+	crash_fork(&f->child, stopped_holder, NULL);
+	crash_recv(&f->child, &c, 1);
+	assert_int_equal(waitpid(f->child.pid, &wst, WUNTRACED), f->child.pid);
+	assert_true(WIFSTOPPED(wst));
+	snprintf(pid, sizeof(pid), "process %d ", (int)f->child.pid);
+
+	r = run_cli((const char *[]){"fsck", TABLE, "--json", NULL}, NULL, false);
+	assert_json(r.out);
+	if (r.status != 4)
+		fail_msg("fsck exit %d, expected 4:\n%s%s", r.status, r.out, r.err);
+	has_ids(r.out, "lock-holder-stopped");
+	assert_non_null(strstr(r.out, "the table lock is held by process"));
+	assert_non_null(strstr(r.out, "the wait-all lock is held by process"));
+	assert_non_null(strstr(r.out, pid));
+	run_free(&r);
+
+	t0 = crash_now_ns();
+	r = run_cli((const char *[]){"fsck", TABLE, "--repair", "--json", NULL}, NULL, false);
+	if (r.status != 4)
+		fail_msg("fsck --repair exit %d, expected 4:\n%s%s", r.status, r.out, r.err);
+	has_ids(r.out, "lock-holder-stopped");
+	assert_null(strstr(r.out, "\"repaired\":true"));
+	run_free(&r);
+	/* It waited for neither lock (the patience is 10 s). */
+	assert_true(crash_now_ns() - t0 < (uint64_t)IOLI_LOCK_PATIENCE_S * 1000000000u / 2);
+
+	crash_kill(&f->child);
+	r = run_cli((const char *[]){"fsck", TABLE, "--repair", NULL}, NULL, false);
+	if (r.status != 1)
+		fail_msg("fsck --repair exit %d, expected 1:\n%s%s", r.status, r.out, r.err);
+	run_free(&r);
+	table_works(f);
+}
+
 int main(void)
 {
 	/* These tests look at what a dead process leaves and at the triggers
@@ -773,7 +935,7 @@ int main(void)
 	 * their back. */
 	setenv("IOLAYER_WATCH", "0", 1);
 	size_t n = sizeof(rows) / sizeof(rows[0]);
-	struct CMUnitTest *tests = calloc(n + 1, sizeof(*tests));
+	struct CMUnitTest *tests = calloc(n + 2, sizeof(*tests));
 
 	if (cli_locate("test_fsck") || !tests)
 		return 1;
@@ -788,5 +950,9 @@ int main(void)
 	tests[n].test_func = test_repair_while_in_use;
 	tests[n].setup_func = setup;
 	tests[n].teardown_func = teardown;
-	return _cmocka_run_group_tests("test_fsck", tests, n + 1, NULL, NULL);
+	tests[n + 1].name = "locks held by a stopped process";
+	tests[n + 1].test_func = test_locks_held_by_stopped;
+	tests[n + 1].setup_func = setup;
+	tests[n + 1].teardown_func = teardown;
+	return _cmocka_run_group_tests("test_fsck", tests, n + 2, NULL, NULL);
 }

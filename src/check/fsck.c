@@ -3,8 +3,10 @@
  * fsck: check every invariant of a table, and repair what is wrong.
  *
  * Checked (see docs/design.md, "Invariants"):
- *   - the table lock and the wait-all lock: not held by the dead, no stale
- *     undo log or journal, no futex word left LOCKED;
+ *   - the table lock and the wait-all lock: not held by the dead, by a
+ *     stopped process or by a live process that is not attached (reported
+ *     and, the first, left; the second broken), no stale undo log or
+ *     journal, no futex word left LOCKED;
  *   - header counters: high-water marks within bounds, `live` counts the
  *     live slots;
  *   - processes: every attached process is alive; free records hold no
@@ -18,8 +20,9 @@
  *     slot below the high-water mark is on the list once, no live one is;
  *     every named live slot is found by its name, and nothing else is in
  *     the index;
- *   - thread records: every live one belongs to a live thread; the free
- *     list is sound.
+ *   - thread records: every live one belongs to a live thread; the
+ *     high-water mark covers every record used, and the free list holds
+ *     every free record below it once.
  *
  * Without repair the table is mapped read-only and nothing changes (and
  * on a table in use a change in flight may be reported).  With repair,
@@ -37,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "futex/futex.h"
@@ -51,7 +55,8 @@ struct ctx {
 	int found;
 	int unrepaired;
 	uint32_t hwm;
-	bool held; /* T held for the whole pass (repair) */
+	bool held;    /* T held for the whole pass (repair) */
+	bool t_stuck; /* T held by a stopped process: no repair may wait for it */
 };
 
 static void finding(struct ctx *c, const char *check, uint32_t index, bool repaired,
@@ -82,7 +87,7 @@ static uint32_t lock_word(struct ioli_rlock *l)
  * holds T throughout (see ioli_fsck()). */
 static bool lock(struct ctx *c)
 {
-	return c->held || ioli_tlock(c->t) == 0;
+	return c->held || (!c->t_stuck && ioli_tlock(c->t) == 0);
 }
 
 static void unlock(struct ctx *c)
@@ -142,6 +147,112 @@ static bool holder_gone(struct ctx *c, _Atomic uint32_t *w, const char *check, c
 	return true;
 }
 
+/* Thread tid's process (thread group) and whether it is stopped (SIGSTOP,
+ * or stopped by a debugger); false if it cannot be read. */
+static bool thread_status(uint32_t tid, pid_t *pid, bool *stopped)
+{
+	char path[48], line[128];
+	bool have_pid = false, have_state = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%u/status", tid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		int v;
+		char st;
+
+		if (sscanf(line, "State: %c", &st) == 1) {
+			*stopped = st == 'T' || st == 't';
+			have_state = true;
+		} else if (sscanf(line, "Tgid: %d", &v) == 1) {
+			*pid = v;
+			have_pid = true;
+		}
+	}
+	fclose(f);
+	return have_pid && have_state;
+}
+
+/* Does process pid map the table's file?  (true when it cannot be told) */
+static bool maps_table(iol_table *t, pid_t pid)
+{
+	char path[48], line[512];
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return errno != ENOENT && errno != ESRCH;
+	while (!found && fgets(line, sizeof(line), f)) {
+		unsigned maj, min;
+		unsigned long ino;
+
+		if (sscanf(line, "%*x-%*x %*s %*x %x:%x %lu", &maj, &min, &ino) == 3)
+			found = maj == major(t->dev) && min == minor(t->dev) && ino == t->ino;
+	}
+	fclose(f);
+	return found;
+}
+
+/* Is pid a live attached process of the table? */
+static bool attached(iol_table *t, pid_t pid)
+{
+	for (uint32_t p = 0; p < t->max_procs; p++) {
+		struct ioli_proc *pr = &t->procs[p];
+
+		if (atomic_load(&pr->state) == IOLI_PROC_LIVE &&
+		    atomic_load(&pr->pid) == (uint32_t)pid &&
+		    ioli_proc_alive(t, p, atomic_load(&pr->gen)))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * A lock held by a thread that exists.  Attached and running, it is a
+ * holder like any other.  Stopped (SIGSTOP, a debugger), every locker
+ * gives up on it with -EDEADLK: reported, never broken (the holder may be
+ * half-way through a critical section it will finish when continued), and
+ * no repair of this pass waits for it.  Held by a process that is not
+ * attached and does not even map the table, the word is a scribble (or a
+ * holder that unmapped the table): a repair marks it owner-died as the
+ * kernel would for a dead holder, and the next locker recovers it.  A
+ * process that maps the table without being attached (one attaching, an
+ * fsck or `iolayer ls`) holds it for a moment only.  Returns true when the
+ * lock is stuck for this pass.
+ */
+static bool holder_alive(struct ctx *c, _Atomic uint32_t *w, const char *id, const char *what)
+{
+	uint32_t v = atomic_load(w), tid = v & FUTEX_TID_MASK;
+	bool stopped = false, ok = false;
+	pid_t pid = 0;
+
+	if ((v & FUTEX_OWNER_DIED) || tid == 0 || !thread_status(tid, &pid, &stopped))
+		return false;
+	if (!attached(c->t, pid) && !maps_table(c->t, pid)) {
+		if (c->repair &&
+		    atomic_compare_exchange_strong(w, &v, (v & FUTEX_WAITERS) | FUTEX_OWNER_DIED)) {
+			ioli_futex_wake(w, INT_MAX, false);
+			ok = true;
+		}
+		finding(
+		    c, id, 0, ok,
+		    "%s is held by process %d (thread %u), which is not attached to the table%s",
+		    what, (int)pid, tid, stopped ? " (stopped)" : "");
+		return !ok;
+	}
+	if (!stopped)
+		return false;
+	finding(c, "lock-holder-stopped", 0, false,
+		"%s is held by process %d (thread %u), which is stopped: every locker gives up "
+		"with EDEADLK until it is continued or killed",
+		what, (int)pid, tid);
+	return true;
+}
+
 static void check_locks(struct ctx *c)
 {
 	struct ioli_hdr *h = c->t->hdr;
@@ -149,6 +260,10 @@ static void check_locks(struct ctx *c)
 	/* First: a repair would wait for ever on such a lock. */
 	holder_gone(c, &h->lock.word, "lock-holder-gone", "the table lock");
 	holder_gone(c, &h->walock.word, "walock-holder-gone", "the wait-all lock");
+	/* Then a holder that lives but will not let go: the repairs below
+	 * must not wait for it. */
+	c->t_stuck = holder_alive(c, &h->lock.word, "lock-holder-unattached", "the table lock");
+	holder_alive(c, &h->walock.word, "walock-holder-unattached", "the wait-all lock");
 
 	uint32_t lw = lock_word(&h->lock), wl = lock_word(&h->walock);
 	uint32_t undo = atomic_load(&h->undo_n), wa = atomic_load(&h->wa_n);
@@ -243,7 +358,7 @@ static void check_procs(struct ctx *c)
 				for (uint32_t i = page * 1024u;
 				     i < t->nslots && i < (page + 1) * 1024u; i++)
 					held += atomic_load(&row[i]);
-		bool ok = c->repair && ioli_reclaim_proc(t, p, gen) >= 0;
+		bool ok = c->repair && !c->t_stuck && ioli_reclaim_proc(t, p, gen) >= 0;
 		finding(c, "proc-dead", p, ok,
 			"process record %u (pid %u) belongs to a dead process holding %llu handles",
 			p, atomic_load(&pr->pid), (unsigned long long)held);
@@ -465,10 +580,10 @@ static void check_ended(struct ctx *c, uint32_t i, struct ioli_slot *s, uint32_t
 	}
 	if (!gone)
 		return;
-	if (c->repair)
+	if (c->repair && !c->t_stuck)
 		ioli_post_exit(t, i, atomic_load(&s->gen), 0);
 	finding(c, type == IOL_TYPE_THREAD ? "thread-unsignaled" : "process-unsignaled", i,
-		c->repair, "slot %u: %s ended but its object is not signaled", i,
+		c->repair && !c->t_stuck, "slot %u: %s ended but its object is not signaled", i,
 		type == IOL_TYPE_THREAD ? "the thread" : "the process");
 }
 
@@ -783,10 +898,100 @@ static void check_names(struct ctx *c)
 
 /* ---- thread records ------------------------------------------------------ */
 
+/* Was record i ever used?  Allocation takes records in order and only a
+ * free bumps the generation, so above the true high-water mark every
+ * record is as the table was created; below it none is. */
+static bool threc_used(struct ioli_threc *r)
+{
+	return atomic_load(&r->state) != IOLI_THREC_FREE || atomic_load(&r->gen) != 0 ||
+	       atomic_load(&r->tid) != 0;
+}
+
+/*
+ * The high-water mark covers every record ever used (one scribbled lower
+ * would let the next allocation look at a live record); returns how many
+ * there are.  Above the mark the scan stops at the first record never
+ * used: it does not read (and so allocate) the whole region of a table.
+ */
+static uint32_t check_threc_mark(struct ctx *c, uint32_t hwm)
+{
+	iol_table *t = c->t;
+	uint32_t used = hwm;
+
+	while (used < t->max_threcs && threc_used(&t->threcs[used]))
+		used++;
+	if (used > hwm) {
+		bool ok = c->repair && lock(c);
+
+		if (ok) {
+			ioli_tset(t, &t->hdr->threc_hwm, used);
+			unlock(c);
+		}
+		finding(c, "threc-hwm", used - 1, ok,
+			"thread record high-water mark %u, but record %u has been used", hwm,
+			used - 1);
+	}
+	return used;
+}
+
+/* The free list holds every free record below the mark once, and nothing
+ * else: cut at the first bad link, and every free record put back. */
+static void check_threc_list(struct ctx *c, uint32_t hwm)
+{
+	iol_table *t = c->t;
+	uint32_t steps = 0;
+	_Atomic uint32_t *link = &t->hdr->threc_free;
+	uint64_t *seen;
+
+	seen = bitmap(hwm + 1);
+	if (!seen)
+		return;
+	for (;;) {
+		uint32_t next = atomic_load(link), i = next - 1;
+		const char *why = NULL;
+
+		if (next == 0)
+			break;
+		if (i >= hwm)
+			why = "points past the high-water mark";
+		else if (atomic_load(&t->threcs[i].state) != IOLI_THREC_FREE)
+			why = "holds a live record";
+		else if (test_and_set(seen, i))
+			why = "loops";
+		if (why || ++steps > hwm) {
+			bool ok = c->repair && lock(c);
+
+			if (ok) {
+				ioli_tset(t, link, 0); /* cut here; the rest goes back below */
+				unlock(c);
+			}
+			finding(c, "threc-free-list", i, ok,
+				"the thread record free list %s (entry %u)",
+				why ? why : "is too long", i);
+			break;
+		}
+		link = &t->threcs[i].next;
+	}
+	for (uint32_t i = 0; i < hwm; i++) {
+		if (atomic_load(&t->threcs[i].state) != IOLI_THREC_FREE ||
+		    (seen[i / 64] & (1ull << (i % 64))))
+			continue;
+		bool ok = c->repair && lock(c);
+		if (ok) {
+			ioli_tset(t, &t->threcs[i].next, atomic_load(&t->hdr->threc_free));
+			ioli_tset(t, &t->hdr->threc_free, i + 1);
+			unlock(c);
+		}
+		finding(c, "threc-free-leak", i, ok,
+			"thread record %u is neither live nor on the free list", i);
+	}
+	free(seen);
+}
+
 static void check_threcs(struct ctx *c)
 {
 	iol_table *t = c->t;
-	uint32_t hwm = atomic_load(&t->hdr->threc_hwm), dead = 0;
+	uint32_t hwm = atomic_load(&t->hdr->threc_hwm), used, dead = 0;
 
 	if (hwm > t->max_threcs) {
 		bool ok = c->repair && lock(c);
@@ -799,7 +1004,10 @@ static void check_threcs(struct ctx *c)
 			t->max_threcs);
 		hwm = t->max_threcs;
 	}
-	for (uint32_t i = 0; i < hwm; i++) {
+	/* Every record ever used, even above a mark scribbled lower (which
+	 * a repair raises first: the reaping below goes as far as the mark). */
+	used = check_threc_mark(c, hwm);
+	for (uint32_t i = 0; i < used; i++) {
 		struct ioli_threc *r = &t->threcs[i];
 		uint32_t lw = atomic_load(&r->live);
 
@@ -819,6 +1027,9 @@ static void check_threcs(struct ctx *c)
 		}
 		finding(c, "threc-dead", 0, ok, "%u thread records belong to dead threads", dead);
 	}
+	/* The list against the mark as it is now (repaired or not). */
+	hwm = atomic_load(&t->hdr->threc_hwm);
+	check_threc_list(c, hwm < t->max_threcs ? hwm : t->max_threcs);
 }
 
 int ioli_fsck(iol_table *t, bool repair, ioli_fsck_cb cb, void *arg, struct ioli_fsck_result *res)
@@ -837,8 +1048,18 @@ int ioli_fsck(iol_table *t, bool repair, ioli_fsck_cb cb, void *arg, struct ioli
 	 * flight.  A repair holds T for the whole pass, so that nothing it
 	 * counts or walks changes under it, and commits each fix as it goes.
 	 */
-	if (repair && ioli_tlock(t) == 0)
-		c.held = true;
+	if (repair && !c.t_stuck) {
+		int err = ioli_tlock(t);
+
+		if (err == 0)
+			c.held = true;
+		else
+			c.t_stuck = true; /* held all along: do not wait again */
+		if (err)
+			finding(&c, "lock-held", 0, false,
+				"the table lock could not be taken: %s (held by thread %u)",
+				strerror(-err), lock_word(&t->hdr->lock) & FUTEX_TID_MASK);
+	}
 	c.hwm = atomic_load(&t->hdr->hwm);
 	if (c.hwm > t->nslots) {
 		bool ok = repair && lock(&c);

@@ -119,8 +119,12 @@ static int mutex_try(struct ioli_waitobj *o)
 	struct ioli_slot *s = o->r.s;
 	struct ioli_me *m;
 	uint32_t me, v, owner;
-	int err = ioli_me_get(t, &m);
+	int err = ioli_me_try(t, &m);
 
+	if (err == -ETIMEDOUT) { /* no record yet and T busy: see prepare() in futex/wait.c */
+		o->seen = atomic_load(&s->word);
+		return IOLI_TRY_BUSY;
+	}
 	if (err)
 		return err;
 	me = m->owner;

@@ -61,6 +61,15 @@ static void atfork_child(void)
 
 static void detach(iol_table *t);
 
+/* Under T: is our process record still ours? */
+static bool same_self(iol_table *t)
+{
+	struct ioli_proc *pr = &t->procs[t->self];
+
+	return atomic_load_explicit(&pr->state, memory_order_relaxed) == IOLI_PROC_LIVE &&
+	       atomic_load_explicit(&pr->gen, memory_order_relaxed) == t->self_gen;
+}
+
 /*
  * At exit() give back this process's references, so a normal exit frees
  * objects at once.  The mapping stays: other threads may still be running.
@@ -68,6 +77,11 @@ static void detach(iol_table *t);
  */
 static void at_exit(void)
 {
+	/* One short wait for T in all, over every table: a lock held by a
+	 * stopped process must not hold up the exit (survivors reclaim what
+	 * this handler could not give back). */
+	int64_t prev = ioli_lock_limit_begin((int64_t)IOLI_EXIT_PATIENCE_MS * 1000000);
+
 	ioli_watcher_at_exit();
 	pthread_mutex_lock(&reg_lock);
 	for (iol_table *t = registry; t; t = t->reg_next) {
@@ -78,6 +92,7 @@ static void at_exit(void)
 		detach(t);
 	}
 	pthread_mutex_unlock(&reg_lock);
+	ioli_lock_limit_end(prev);
 }
 
 static void proc_init(void)
@@ -432,35 +447,50 @@ static int attach(iol_table *t)
 	return -EUSERS;
 }
 
-/* Give back every reference still counted in our row, free our record. */
+/*
+ * Give back every reference still counted in our row, free our record.
+ * One short critical section per slot our row counts: a count is given
+ * back in one go and only on a live slot (a scribbled count must neither
+ * loop for ever nor free a slot twice); a count on a slot that is not
+ * live is dropped.  Bounded by the table's capacity.  If T cannot be had,
+ * the rest is left for the survivors to reclaim once we are gone.
+ */
 static void detach(iol_table *t)
 {
 	struct ioli_proc *pr = &t->procs[t->self];
+	_Atomic uint32_t *row = ioli_row(t, t->self);
 	bool freed = false;
 
 	if (atomic_exchange(&t->detached, true))
 		return;
 	ioli_sentinel_attached(t, UINT32_MAX); /* we watch nobody any more */
+
+	for (uint32_t page = 0; page * 1024u < t->nslots; page++) {
+		if (!(atomic_load(&pr->row_pages[page / 64]) & (1ull << (page % 64))))
+			continue;
+		for (uint32_t s = page * 1024u; s < t->nslots && s < (page + 1) * 1024u; s++) {
+			uint32_t n = atomic_load_explicit(&row[s], memory_order_relaxed);
+
+			if (!n)
+				continue;
+			if (ioli_tlock(t))
+				return;
+			if (!same_self(t)) {
+				ioli_tunlock(t);
+				return;
+			}
+			n = atomic_load_explicit(&row[s], memory_order_relaxed);
+			if (atomic_load_explicit(&ioli_slot(t, s)->state, memory_order_relaxed) &
+			    IOLI_SLOT_LIVE)
+				ioli_ref_put_n(t, t->self, s, n);
+			else
+				ioli_tset(t, &row[s], 0);
+			ioli_tunlock(t);
+		}
+	}
 	if (ioli_tlock(t))
 		return;
-	if (atomic_load_explicit(&pr->state, memory_order_relaxed) == IOLI_PROC_LIVE &&
-	    atomic_load_explicit(&pr->gen, memory_order_relaxed) == t->self_gen) {
-		_Atomic uint32_t *row = ioli_row(t, t->self);
-
-		for (uint32_t page = 0; page * 1024u < t->nslots; page++) {
-			if (!(atomic_load(&pr->row_pages[page / 64]) & (1ull << (page % 64))))
-				continue;
-			for (uint32_t s = page * 1024u; s < t->nslots && s < (page + 1) * 1024u;
-			     s++) {
-				/* Each release is its own short critical section. */
-				while (atomic_load_explicit(&row[s], memory_order_relaxed)) {
-					ioli_ref_put(t, t->self, s);
-					ioli_tunlock(t);
-					if (ioli_tlock(t))
-						return;
-				}
-			}
-		}
+	if (same_self(t)) {
 		for (unsigned i = 0; i < sizeof(pr->row_pages) / sizeof(pr->row_pages[0]); i++)
 			atomic_store(&pr->row_pages[i], 0);
 		ioli_tset(t, &pr->state, IOLI_PROC_FREE);
@@ -550,12 +580,16 @@ int iol_table_close(iol_table *t)
 	if (atomic_exchange(&t->closed, true))
 		return -EBADF;
 	reg_del(t);
+	/* One patience period for T in all: once a handle's reference could
+	 * not be given back, the rest are only tried (see ioli_lock_limit_begin). */
+	int64_t prev = ioli_lock_limit_begin((int64_t)IOLI_LOCK_PATIENCE_S * 1000000000);
 	ioli_handles_close_table(t);
 	ioli_threc_release_self(t);
 	/* Now, not when the last local reference goes (a process watch may
 	 * hold one past exit()): after close the process holds nothing. */
 	detach(t);
 	ioli_table_unref(t);
+	ioli_lock_limit_end(prev);
 	return 0;
 }
 

@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "iolayer.h"
 
@@ -350,12 +351,32 @@ int ioli_header_check(const struct ioli_hdr *h, uint64_t file_size, struct ioli_
 #else
 #define IOLI_LOCK_PATIENCE_S 10
 #endif
+/* How long exit() waits for T in all (its handler returns this process's
+ * references; survivors reclaim what it could not). */
+#ifdef IOLI_FAULT_INJECTION
+#define IOLI_EXIT_PATIENCE_MS 500
+#else
+#define IOLI_EXIT_PATIENCE_MS 1000
+#endif
 /* Lock a robust table lock (T or L): 0, EOWNERDEAD (the holder died: the
- * lock is now ours), EDEADLK (held past IOLI_LOCK_PATIENCE_S, or a relock
- * by this thread), or another positive errno. */
+ * lock is now ours), EDEADLK (held past IOLI_LOCK_PATIENCE_S or the
+ * thread's limit below, or a relock by this thread), or another positive
+ * errno.  _until: also give up at *until (CLOCK_MONOTONIC; NULL: none)
+ * when that is sooner, with ETIMEDOUT. */
 int ioli_rlock_lock(iol_table *t, struct ioli_rlock *l, _Atomic pid_t *holder);
+int ioli_rlock_lock_until(iol_table *t, struct ioli_rlock *l, _Atomic pid_t *holder,
+			  const struct timespec *until);
 void ioli_rlock_unlock(struct ioli_rlock *l, _Atomic pid_t *holder);
+/* Until ioli_lock_limit_end(prev), every T or L acquisition of the calling
+ * thread gives up (EDEADLK) once ns from now have passed, and after that
+ * only tries: a lock held by a stopped process costs a table close or the
+ * exit handler one wait in all, not one per handle.  Nests (the sooner
+ * limit holds); returns prev. */
+int64_t ioli_lock_limit_begin(int64_t ns);
+void ioli_lock_limit_end(int64_t prev);
 int ioli_tlock(iol_table *t);
+/* ioli_tlock(), also giving up at *until with -ETIMEDOUT (a wait's deadline). */
+int ioli_tlock_until(iol_table *t, const struct timespec *until);
 /* ioli_tlock(), also saying how long a stale log it emptied was (fsck). */
 int ioli_tlock_stale(iol_table *t, uint32_t *stale);
 void ioli_tunlock(iol_table *t);
@@ -504,9 +525,17 @@ struct ioli_me {
 	uint32_t nowned, cap;
 };
 
-/* Find (NULL if none) / find or allocate the calling thread's record. */
+/* Find (NULL if none) / find or allocate the calling thread's record.
+ * Allocating takes T: -EDEADLK after the lock patience, or with _until
+ * -ETIMEDOUT at the deadline dl when that is sooner (NULL: none; a deadline
+ * already passed only tries). */
 struct ioli_me *ioli_me_find(iol_table *t);
 int ioli_me_get(iol_table *t, struct ioli_me **out);
+struct ioli_deadline;
+int ioli_me_get_until(iol_table *t, const struct ioli_deadline *dl, struct ioli_me **out);
+/* For a wait's attempts: ioli_me_get() giving T 10 ms at most (-ETIMEDOUT;
+ * the wait then allocates with its deadline, ioli_self_owner_until). */
+int ioli_me_try(iol_table *t, struct ioli_me **out);
 /* Track a mutex the thread took / released. */
 void ioli_me_push(struct ioli_me *me, uint32_t slot);
 void ioli_me_pop(struct ioli_me *me, uint32_t slot);
@@ -514,6 +543,7 @@ void ioli_me_pop(struct ioli_me *me, uint32_t slot);
 /* The calling thread's owner id in t (allocating its record on first
  * use), or a negative errno. */
 int ioli_self_owner(iol_table *t, uint32_t *owner);
+int ioli_self_owner_until(iol_table *t, const struct ioli_deadline *dl, uint32_t *owner);
 /* The calling thread's owner id if it already has a record, else 0. */
 uint32_t ioli_self_owner_peek(iol_table *t);
 pid_t ioli_gettid(void);

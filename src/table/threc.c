@@ -127,26 +127,43 @@ uint32_t ioli_threc_reap_dead(iol_table *t)
 	return n;
 }
 
-/* Under T: take a free record, or -EAGAIN. */
+static bool threc_is_free(iol_table *t, uint32_t idx)
+{
+	return idx < t->max_threcs &&
+	       atomic_load_explicit(&t->threcs[idx].state, memory_order_relaxed) == IOLI_THREC_FREE;
+}
+
+/*
+ * Under T: take a free record, or -EAGAIN.  The free list and the
+ * high-water mark are shared memory: a record is taken only if it is FREE,
+ * whichever says so, or a scribbled link or mark would hand a live record
+ * (and the liveness mutex its thread holds) to a second thread.
+ */
 static int threc_take(iol_table *t)
 {
 	struct ioli_hdr *h = t->hdr;
 	uint32_t head = atomic_load_explicit(&h->threc_free, memory_order_relaxed);
+	uint32_t hwm, i;
 
-	if (head && head - 1 < t->max_threcs &&
-	    atomic_load_explicit(&t->threcs[head - 1].state, memory_order_relaxed) ==
-		IOLI_THREC_FREE) {
+	if (head && threc_is_free(t, head - 1)) {
 		ioli_tset(t, &h->threc_free,
 			  atomic_load_explicit(&t->threcs[head - 1].next, memory_order_relaxed));
 		return (int)(head - 1);
 	}
 	if (head)
 		ioli_tset(t, &h->threc_free, 0); /* scribbled list: forget it */
-	uint32_t hwm = atomic_load_explicit(&h->threc_hwm, memory_order_relaxed);
-	if (hwm >= t->max_threcs)
+	hwm = atomic_load_explicit(&h->threc_hwm, memory_order_relaxed);
+	/* Above the mark every record is free, unless the mark was scribbled
+	 * lower: skip the live ones (fsck puts the mark right). */
+	for (i = hwm; i < t->max_threcs && !threc_is_free(t, i); i++)
+		;
+	if (i >= t->max_threcs) {
+		if (hwm < t->max_threcs)
+			ioli_tset(t, &h->threc_hwm, t->max_threcs);
 		return -EAGAIN;
-	ioli_tset(t, &h->threc_hwm, hwm + 1);
-	return (int)hwm;
+	}
+	ioli_tset(t, &h->threc_hwm, i + 1);
+	return (int)i;
 }
 
 static int tls_grow(void)
@@ -163,10 +180,27 @@ static int tls_grow(void)
 	return 0;
 }
 
+/* After a failed allocation: a thread that holds no record keeps no array
+ * (the destructor that would free it is registered with its first record). */
+static void tls_drop_if_empty(void)
+{
+	if (tls.n)
+		return;
+	free(tls.recs);
+	tls.recs = NULL;
+	tls.cap = 0;
+	tls.last = 0;
+}
+
 int ioli_self_owner(iol_table *t, uint32_t *owner)
 {
+	return ioli_self_owner_until(t, NULL, owner);
+}
+
+int ioli_self_owner_until(iol_table *t, const struct ioli_deadline *dl, uint32_t *owner)
+{
 	struct ioli_me *me;
-	int err = ioli_me_get(t, &me);
+	int err = ioli_me_get_until(t, dl, &me);
 
 	if (!err)
 		*owner = me->owner;
@@ -174,6 +208,27 @@ int ioli_self_owner(iol_table *t, uint32_t *owner)
 }
 
 int ioli_me_get(iol_table *t, struct ioli_me **out)
+{
+	return ioli_me_get_until(t, NULL, out);
+}
+
+int ioli_me_try(iol_table *t, struct ioli_me **out)
+{
+	struct tls_rec *tr = tls_find(t);
+	struct ioli_deadline dl;
+
+	if (tr) {
+		*out = tr;
+		return 0;
+	}
+	/* A moment for T, not the patience: a stopped holder must not hold a
+	 * wait's first attempt, but a healthy one, held for microseconds, may
+	 * be preempted inside T for a few scheduler ticks. */
+	ioli_deadline_set(&dl, 10000000);
+	return ioli_me_get_until(t, &dl, out);
+}
+
+int ioli_me_get_until(iol_table *t, const struct ioli_deadline *dl, struct ioli_me **out)
 {
 	struct tls_rec *tr = tls_find(t);
 	struct ioli_threc *r;
@@ -193,14 +248,18 @@ int ioli_me_get(iol_table *t, struct ioli_me **out)
 	err = tls_grow();
 	if (err)
 		return err;
-	err = ioli_tlock(t);
-	if (err)
+	/* A wait allocating its record gives up on T at its own deadline. */
+	err = ioli_tlock_until(t, dl && !ioli_deadline_infinite(dl) ? &dl->ts : NULL);
+	if (err) {
+		tls_drop_if_empty();
 		return err;
+	}
 	idx = threc_take(t);
 	if (idx == -EAGAIN && ioli_threc_reap_dead(t) > 0)
 		idx = threc_take(t);
 	if (idx < 0) {
 		ioli_tunlock(t);
+		tls_drop_if_empty();
 		return idx;
 	}
 	r = &t->threcs[idx];
@@ -215,6 +274,7 @@ int ioli_me_get(iol_table *t, struct ioli_me **out)
 	if (err) {
 		threc_free(t, (uint32_t)idx);
 		ioli_tunlock(t);
+		tls_drop_if_empty();
 		return err;
 	}
 	atomic_store_explicit(&r->wait_n, 0, memory_order_relaxed);

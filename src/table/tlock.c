@@ -45,12 +45,38 @@ static void undo_rollback(iol_table *t)
 	atomic_store_explicit(&h->undo_n, 0, memory_order_release);
 }
 
-int ioli_rlock_lock(iol_table *t, struct ioli_rlock *l, _Atomic pid_t *holder)
+static bool ts_before(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+/* This thread's limit on waiting for T or L (CLOCK_MONOTONIC ns, 0: none),
+ * set while it closes a table or runs the exit handler (see
+ * ioli_lock_limit_begin()). */
+static _Thread_local int64_t limit_ns;
+
+int64_t ioli_lock_limit_begin(int64_t ns)
+{
+	int64_t prev = limit_ns, until = ioli_now_ns() + ns;
+
+	if (!prev || until < prev)
+		limit_ns = until;
+	return prev;
+}
+
+void ioli_lock_limit_end(int64_t prev)
+{
+	limit_ns = prev;
+}
+
+int ioli_rlock_lock_until(iol_table *t, struct ioli_rlock *l, _Atomic pid_t *holder,
+			  const struct timespec *until)
 {
 	struct ioli_deadline d;
 	uint32_t v = 0, want, waiters = 0;
 	pid_t me = ioli_gettid();
 	int stid = ioli_sentinel_tid(t);
+	bool callers = false;
 
 	if (stid < 0)
 		return -stid;
@@ -60,8 +86,20 @@ int ioli_rlock_lock(iol_table *t, struct ioli_rlock *l, _Atomic pid_t *holder)
 	/* Nobody holds T or L for more than a few hundred instructions, and
 	 * the kernel marks a dead holder's word; a lock still held after this
 	 * long is a stopped holder or a scribbled table.  Fail (and let fsck
-	 * say which) rather than hang forever. */
+	 * say which) rather than hang forever.  Sooner when closing or
+	 * exiting (limit_ns), or for a caller's own deadline (ETIMEDOUT). */
 	ioli_deadline_set(&d, (int64_t)IOLI_LOCK_PATIENCE_S * 1000000000);
+	if (limit_ns) {
+		struct timespec lt = {.tv_sec = (time_t)(limit_ns / 1000000000),
+				      .tv_nsec = (long)(limit_ns % 1000000000)};
+
+		if (ts_before(&lt, &d.ts))
+			d.ts = lt;
+	}
+	if (until && ts_before(until, &d.ts)) {
+		d.ts = *until;
+		callers = true;
+	}
 	for (;;) {
 		v = atomic_load_explicit(&l->word, memory_order_relaxed);
 		if (v == 0) {
@@ -91,13 +129,20 @@ int ioli_rlock_lock(iol_table *t, struct ioli_rlock *l, _Atomic pid_t *holder)
 			continue;
 		waiters = FUTEX_WAITERS;
 		int r = ioli_futex_wait(&l->word, v | FUTEX_WAITERS, &d, false);
-		if (r == -ETIMEDOUT || (r != 0 && r != -EAGAIN && r != -EINTR))
-			return r == -ETIMEDOUT ? EDEADLK : -r;
+		if (r == -ETIMEDOUT)
+			return callers ? ETIMEDOUT : EDEADLK;
+		if (r != 0 && r != -EAGAIN && r != -EINTR)
+			return -r;
 	}
 taken:
 	atomic_store_explicit(&l->pid, (uint32_t)getpid(), memory_order_relaxed);
 	atomic_store_explicit(holder, me, memory_order_relaxed);
 	return 0;
+}
+
+int ioli_rlock_lock(iol_table *t, struct ioli_rlock *l, _Atomic pid_t *holder)
+{
+	return ioli_rlock_lock_until(t, l, holder, NULL);
 }
 
 void ioli_rlock_unlock(struct ioli_rlock *l, _Atomic pid_t *holder)
@@ -114,9 +159,9 @@ int ioli_tlock(iol_table *t)
 	return ioli_tlock_stale(t, &stale);
 }
 
-int ioli_tlock_stale(iol_table *t, uint32_t *stale)
+static int tlock(iol_table *t, const struct timespec *until, uint32_t *stale)
 {
-	int r = ioli_rlock_lock(t, &t->hdr->lock, &t->tholder);
+	int r = ioli_rlock_lock_until(t, &t->hdr->lock, &t->tholder, until);
 
 	*stale = 0;
 	if (r == EOWNERDEAD) {
@@ -137,6 +182,18 @@ int ioli_tlock_stale(iol_table *t, uint32_t *stale)
 	if (*stale)
 		atomic_store_explicit(&t->hdr->undo_n, 0, memory_order_relaxed);
 	return 0;
+}
+
+int ioli_tlock_stale(iol_table *t, uint32_t *stale)
+{
+	return tlock(t, NULL, stale);
+}
+
+int ioli_tlock_until(iol_table *t, const struct timespec *until)
+{
+	uint32_t stale;
+
+	return tlock(t, until, &stale);
 }
 
 void ioli_tunlock(iol_table *t)

@@ -171,7 +171,9 @@ static int prepare(struct wait *w, bool multi)
 		err = ioli_handle_pin(w->o[i].r.h, &w->o[i].r);
 		if (err)
 			break;
-		err = ioli_self_owner(w->o[i].r.t, &me);
+		/* Allocating this thread's record takes T: not past the
+		 * wait's own deadline. */
+		err = ioli_self_owner_until(w->o[i].r.t, &w->dl, &me);
 		if (err) {
 			ioli_handle_unpin(w->o[i].r.h);
 			break;

@@ -44,12 +44,19 @@ int ioli_waitall_attempt(struct ioli_waitobj *o, unsigned n)
 	struct ioli_hdr *h = t->hdr;
 	uint32_t me = 0, nv, old[IOL_MAX_WAIT];
 	bool ab = false, busy = false;
+	struct ioli_me *m;
 	unsigned k;
 	int r;
 
-	r = ioli_self_owner(t, &me);
+	r = ioli_me_try(t, &m);
+	if (r == -ETIMEDOUT) { /* no record yet and T busy: see prepare() in wait.c */
+		for (k = 0; k < n; k++)
+			o[k].seen = atomic_load(&o[k].r.s->word);
+		return IOLI_TRY_BUSY;
+	}
 	if (r)
 		return r;
+	me = m->owner;
 	/* Without L first: most attempts fail, and a failing one should not
 	 * serialize anybody. */
 	for (k = 0; k < n; k++) {
