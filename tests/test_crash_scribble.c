@@ -412,6 +412,51 @@ static void test_exit_scribbled_row(void **state)
 	detach_scribbled('x');
 }
 
+/*
+ * Everything around the lock and liveness words scribbled: the bytes of
+ * our own thread record and of T's and L's lock structures that are not
+ * the words themselves.  With glibc robust mutexes there, those bytes were
+ * the robust-list links glibc follows on unlock: one scribble and closing
+ * the table crashed or wrote through a wild pointer.  Now nothing there is
+ * ever followed: the child closes its table and exits normally.
+ */
+static void scribbler(int rd, int wr, void *arg)
+{
+	iol_table *ct;
+	char c = 'k';
+
+	(void)rd;
+	(void)arg;
+	CHILD_CHECK(iol_table_open(TABLE, NULL, &ct) == 0);
+	int m = iol_mutex_open(ct, NULL, 0, false);
+	CHILD_CHECK(m > 0 && iol_wait(m, 0) == 0); /* takes a thread record */
+	struct ioli_threc *r = ioli_self_threc(ct);
+	CHILD_CHECK(r != NULL);
+	uint8_t *b = (uint8_t *)r;
+	for (size_t i = offsetof(struct ioli_threc, live) + 8; i < 128; i++)
+		b[i] = 0x41;
+	memset((uint8_t *)&ct->hdr->lock + 4, 0x41, sizeof(ct->hdr->lock) - 4);
+	memset((uint8_t *)&ct->hdr->walock + 4, 0x41, sizeof(ct->hdr->walock) - 4);
+	/* T taken and released, L too (a wait-all), the record released. */
+	CHILD_CHECK(iol_event_open(ct, NULL, 0, true, false) > 0);
+	int e = iol_event_open(ct, NULL, 0, true, true);
+	CHILD_CHECK(e > 0 && iol_wait_many((int[]){m, e}, 2, IOL_WAIT_ALL, 0) >= 0);
+	CHILD_CHECK(iol_table_close(ct) == 0);
+	CHILD_CHECK(crash_write(wr, &c, 1));
+	exit(0);
+}
+
+static void test_lock_neighbours_scribbled(void **state)
+{
+	struct crash_child c;
+	char ch;
+
+	(void)state;
+	crash_fork(&c, scribbler, NULL);
+	crash_recv(&c, &ch, 1);
+	assert_int_equal(crash_reap(&c), 0);
+}
+
 int main(void)
 {
 	/* Counts of what iol_table_reclaim() finds: no sentinel of ours
@@ -426,6 +471,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_semaphore_max_garbage, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_wait_journal_garbage, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_record_naming_init, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_lock_neighbours_scribbled, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_threc_mark_and_list_scribbled, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_close_scribbled_row, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_exit_scribbled_row, setup, teardown),
