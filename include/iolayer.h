@@ -90,6 +90,22 @@ struct iol_table_opts {
  * and mode in opts apply only when this call creates the table.  The mode
  * has owner bits only: other users are refused a table whatever its mode.
  *
+ * Each table this process opens (other than IOL_TABLE_PRIVATE) runs one
+ * thread of iolayer's, the sentinel, for as long as it is open: it makes
+ * the kernel report this process's death to the others (a robust futex
+ * list kept in process-private memory), and it watches one other attached
+ * process, reclaiming what that process held within milliseconds of its
+ * death, with no call from anyone (iol_table_reclaim() below).  It sleeps
+ * while nobody dies, blocks every signal, and uses no file descriptor.
+ * IOLAYER_WATCH=0 in the environment makes it watch nobody (for tests and
+ * debugging: deaths are then noticed by the other triggers only).
+ * A thread that exits (return, pthread_exit, cancellation) gives up the
+ * mutexes it owns at once; one that ends with a raw exit system call,
+ * skipping thread-specific-data destructors, counts as alive until its
+ * process dies.  At most 2045 threads of one process can have a thread
+ * record (own or wait on objects) in one table at a time (-EAGAIN beyond:
+ * the kernel's robust-list walk stops at 2048 entries).
+ *
  * IOLAYER_SHM_DIR must be a directory other users cannot rearrange: owned
  * by root or by the calling user (effective uid), and, if it is group- or
  * other-writable, sticky.  /dev/shm (root, 1777) and a private 0700
@@ -112,6 +128,7 @@ struct iol_table_opts {
  *   -EPROTO   the file is not an iolayer table of this version and layout
  *             (foreign magic, version, layout or size)
  *   -EUSERS   IOL_TABLE_MAX_PROCS processes are attached already
+ *   -EAGAIN   the sentinel thread could not be created (thread limits)
  *   -ENOSYS   the kernel lacks futex_waitv (Linux 5.16), the minimum
  *   -ENOMEM, -ENOSPC, -EMFILE, ...  from the system calls underneath
  */
@@ -135,10 +152,12 @@ int iol_table_close(iol_table *t);
  * Reclaim what dead processes held in t: their references (objects only
  * they held are freed, and their file opens stop counting), their thread
  * and process objects (signaled), their thread records.  iolayer does
- * this by itself when a table is opened, when an allocation would fail
- * with -ENOSPC, when a sharing check or IOL_EXCL creation would fail
- * because of a dead process, and when a waiter finds a mutex owner dead;
- * call this after learning of a death some other way (e.g. a SIGCHLD).
+ * this by itself as soon as an attached process dies or exec()s (the
+ * sentinels, above: one of the survivors is woken by the kernel), and
+ * also when a table is opened, when an allocation would fail with
+ * -ENOSPC, when a sharing check or IOL_EXCL creation would fail because
+ * of a dead process, and when a waiter finds a mutex owner dead; calling
+ * it is never needed, and harmless.
  * Idempotent, and safe when several processes do it at once.
  * Returns how many dead processes were reclaimed, or -EINVAL, -EBADF.
  */
@@ -236,7 +255,8 @@ int iol_semaphore_release(int h, uint32_t count);
  *   -EINVAL     a negative timeout other than IOL_INFINITE; a handle that
  *               is not waitable
  *   -EOVERFLOW  a recursive mutex acquisition beyond UINT32_MAX
- *   -EAGAIN     the table ran out of thread records for the calling thread
+ *   -EAGAIN     the table ran out of thread records, or 2045 threads of this
+ *               process have one there already
  *   -EDEADLK    the calling thread's first wait in the table, with a timeout
  *               longer than 10 s (or infinite), could not take the table's
  *               lock to allocate its thread record (see the top of this file);
