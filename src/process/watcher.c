@@ -180,6 +180,10 @@ out:
 	pthread_mutex_unlock(&rlock);
 }
 
+/* The batch being handled: reachable from here, not only from the
+ * watcher's stack, for a leak checker that runs at exit() meanwhile. */
+static struct reclaim_req *_Atomic handling;
+
 static void handle_reclaims(void)
 {
 	struct reclaim_req *r;
@@ -188,12 +192,14 @@ static void handle_reclaims(void)
 	r = reclaims;
 	reclaims = NULL;
 	pthread_mutex_unlock(&rlock);
+	atomic_store(&handling, r);
 	while (r) {
 		struct reclaim_req *next = r->next;
 
 		if (!atomic_load(&r->t->forked))
 			ioli_reclaim_dead(r->t);
 		ioli_table_unref(r->t);
+		atomic_store(&handling, next);
 		free(r);
 		r = next;
 	}
