@@ -290,10 +290,10 @@ static void finish(struct wait *w, bool multi)
 
 static int resolve(int h, struct ioli_waitobj *o)
 {
-	int err;
+	int err = ioli_handle_fast(h, &o->r); /* inline: iol_wait's fast path */
 
-	memset(o, 0, sizeof(*o));
-	err = ioli_handle_get(h, &o->r);
+	o->epoch = o->seen = 0;
+	o->dup = o->registered = o->woke = false;
 	if (err)
 		return err;
 	if (!waitable(o->r.type))
@@ -301,22 +301,13 @@ static int resolve(int h, struct ioli_waitobj *o)
 	return 0;
 }
 
-int iol_wait(int h, int64_t timeout_ns)
+/* iol_wait once the object was found unavailable: out of line, so that
+ * the fast path above it sets up nothing it does not use. */
+static __attribute__((noinline)) int wait_one(struct ioli_waitobj *o, int64_t timeout_ns)
 {
-	struct ioli_waitobj o;
-	struct wait w = {.o = &o, .n = 1};
+	struct wait w = {.o = o, .n = 1};
 	int r;
 
-	if (!valid_timeout(timeout_ns))
-		return -EINVAL;
-	r = resolve(h, &o);
-	if (r)
-		return r;
-	r = ioli_obj_try(&o);
-	if (r != IOLI_TRY_BUSY)
-		return r;
-	if (timeout_ns == 0)
-		return -ETIMEDOUT;
 	ioli_deadline_set(&w.dl, timeout_ns);
 	r = prepare(&w, false);
 	if (r)
@@ -324,6 +315,26 @@ int iol_wait(int h, int64_t timeout_ns)
 	r = wait_loop(&w);
 	finish(&w, false);
 	return r;
+}
+
+int iol_wait(int h, int64_t timeout_ns)
+{
+	struct ioli_waitobj o;
+	int r;
+
+	if (!valid_timeout(timeout_ns))
+		return -EINVAL;
+	r = resolve(h, &o);
+	if (r)
+		return r;
+	/* The semaphore's attempt is inline (src/table.h): it is all of an
+	 * uncontended wait. */
+	r = o.r.type == IOL_TYPE_SEMAPHORE ? ioli_sem_try(&o) : ioli_obj_try(&o);
+	if (r != IOLI_TRY_BUSY)
+		return r;
+	if (timeout_ns == 0)
+		return -ETIMEDOUT;
+	return wait_one(&o, timeout_ns);
 }
 
 int iol_wait_many(const int *handles, unsigned n, unsigned flags, int64_t timeout_ns)

@@ -33,7 +33,7 @@ int iol_event_open(iol_table *t, const char *name, unsigned flags, bool manual_r
 
 static int get_event(int h, struct ioli_href *r, bool *manual)
 {
-	int err = ioli_handle_get_typed(h, IOL_TYPE_EVENT, r);
+	int err = ioli_handle_fast_typed(h, IOL_TYPE_EVENT, r);
 
 	if (err)
 		return err;

@@ -44,7 +44,7 @@ static void took(struct ioli_waitobj *o, struct ioli_me *m)
 {
 	IOLI_FAULT("mutex.acquired"); /* owner dies before any bookkeeping */
 	atomic_store_explicit(&o->r.s->u.mutex.recursion, 1, memory_order_relaxed);
-	ioli_me_push(m, o->r.slot);
+	ioli_me_push_fast(m, o->r.slot, o->r.sgen);
 }
 
 /*
@@ -172,7 +172,7 @@ int iol_mutex_release(int h)
 	struct ioli_slot *s;
 	struct ioli_me *m;
 	uint32_t me, v, rec;
-	int err = ioli_handle_get_typed(h, IOL_TYPE_MUTEX, &r);
+	int err = ioli_handle_fast_typed(h, IOL_TYPE_MUTEX, &r);
 
 	if (err)
 		return err;
@@ -188,14 +188,15 @@ int iol_mutex_release(int h)
 		return (int)(rec > INT_MAX ? INT_MAX : rec);
 	}
 	atomic_store_explicit(&s->u.mutex.recursion, 0, memory_order_relaxed);
-	ioli_me_pop(m, r.slot);
+	ioli_me_pop_fast(m, r.slot);
 	/* seq_cst: the store of "free" and the load of the waiter count in
 	 * ioli_wake() pair with a waiter's count increment and word load. */
 	while (!atomic_compare_exchange_weak(&s->word, &v, 0)) {
 		if ((v & IOLI_MX_OWNER_MASK) != me)
 			return -EPERM; /* taken back behind our back (scribbled) */
 	}
-	mutex_wake(r.t, s);
+	if (atomic_load(&s->waiters)) /* seq_cst: see mutex_wake */
+		mutex_wake(r.t, s);
 	return 1;
 }
 

@@ -28,7 +28,7 @@ int iol_semaphore_release(int h, uint32_t count)
 {
 	struct ioli_href r;
 	uint32_t v, c = 0, max;
-	int err = ioli_handle_get_typed(h, IOL_TYPE_SEMAPHORE, &r);
+	int err = ioli_handle_fast_typed(h, IOL_TYPE_SEMAPHORE, &r);
 
 	if (err)
 		return err;
@@ -52,11 +52,12 @@ int iol_semaphore_release(int h, uint32_t count)
 		if (atomic_compare_exchange_weak(&r.s->word, &v, c + count))
 			break;
 	}
-	ioli_wake(r.t, r.s, count > INT_MAX ? INT_MAX : (int)count);
+	if (atomic_load(&r.s->waiters)) /* seq_cst: the other half of the waiter's */
+		ioli_wake(r.t, r.s, count > INT_MAX ? INT_MAX : (int)count);
 	return (int)c;
 }
 
-int ioli_sem_try(struct ioli_waitobj *o)
+int ioli_sem_try_slow(struct ioli_waitobj *o)
 {
 	struct ioli_slot *s = o->r.s;
 	uint32_t v = atomic_load(&s->word); /* seq_cst: see futex/wait.c */

@@ -205,18 +205,29 @@ int ioli_self_owner(iol_table *t, uint32_t *owner)
 	return err;
 }
 
+static int me_alloc(iol_table *t, struct ioli_me **out);
+
 int ioli_me_get(iol_table *t, struct ioli_me **out)
 {
 	struct tls_rec *tr = tls_find(t);
+
+	/* The allocation apart, so that this, on every mutex acquisition,
+	 * saves no registers (issue 11). */
+	if (tr) {
+		*out = tr;
+		return 0;
+	}
+	return me_alloc(t, out);
+}
+
+static __attribute__((noinline)) int me_alloc(iol_table *t, struct ioli_me **out)
+{
+	struct tls_rec *tr;
 	struct ioli_threc *r;
 	pid_t tid;
 	int idx, err;
 	uint32_t gen;
 
-	if (tr) {
-		*out = tr;
-		return 0;
-	}
 	tid = ioli_gettid();
 	pthread_once(&tls_once, tls_key_init);
 	err = tls_grow();
