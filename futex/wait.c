@@ -288,7 +288,7 @@ static void finish(struct wait *w, bool multi)
 		ioli_handle_unpin(w->o[i].r.h);
 }
 
-static int resolve(int h, struct ioli_waitobj *o)
+static inline __attribute__((always_inline)) int resolve(int h, struct ioli_waitobj *o)
 {
 	int err = ioli_handle_fast(h, &o->r); /* inline: iol_wait's fast path */
 
