@@ -123,7 +123,14 @@ static int mutex_try(struct ioli_waitobj *o)
 	if (err)
 		return err;
 	me = m->owner;
-	v = atomic_load(&s->word); /* seq_cst: see futex/wait.c */
+	/* Free: take it with one CAS, without reading the word first (a read
+	 * would fetch the line shared, and the CAS then fetch it again). */
+	v = 0;
+	if (atomic_compare_exchange_strong(&s->word, &v, me)) {
+		took(o, m);
+		return 0;
+	}
+	/* v: the word (seq_cst: see futex/wait.c) */
 	for (;;) {
 		if (v & IOLI_W_LOCKED) {
 			err = ioli_walock_pass(t, s);

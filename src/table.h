@@ -271,13 +271,16 @@ struct iol_table {
 	bool futex_private;	     /* FUTEX_PRIVATE_FLAG for object words */
 	_Atomic bool closed;	     /* iol_table_close() was called */
 	_Atomic bool forked;	     /* this is a fork()ed child's copy */
-	_Atomic uint32_t localrefs;  /* open + pinned handles + thread records + watches */
 	_Atomic bool reclaim_wanted; /* a death was noticed: reclaim soon */
 	uint64_t id;		     /* unique in this process, never reused */
 	dev_t dev;		     /* file identity (0 for private tables) */
 	ino_t ino;
 	char name[65];
 	struct iol_table *reg_next; /* the process's registry of tables */
+	/* open + pinned handles + thread records + watches.  Last, on a line
+	 * of its own: every blocking wait pins (and so writes it), and the
+	 * fields above are read by every other thread's fast path. */
+	alignas(64) _Atomic uint32_t localrefs;
 };
 
 /* Pointer helpers, all bounds-checked by the callers' index checks. */
