@@ -35,9 +35,11 @@ void ioli_wake(iol_table *t, struct ioli_slot *s, int n)
 {
 	if (atomic_load(&s->waiters) == 0)
 		return;
-	/* A multi-object waiter may be woken for an object it does not end
-	 * up taking; waking everyone then is what keeps wakeups from being
-	 * lost, at the price of a thundering herd only in that case. */
+	/* A wait-all (or asynchronous) waiter may be woken for an object it
+	 * does not end up taking, and sleep again; waking everyone then is
+	 * what keeps wakeups from being lost, at the price of a thundering
+	 * herd only in that case.  Wait-any waiters pass on instead
+	 * (pass_on). */
 	if (atomic_load(&s->multi) > 0)
 		n = INT_MAX;
 	ioli_futex_wake(&s->word, n, t->futex_private);
@@ -134,6 +136,7 @@ struct wait {
 	struct ioli_waitobj *o;
 	unsigned n;
 	bool all;
+	bool woken; /* a futex wake ended one of its sleeps */
 	struct ioli_deadline dl;
 };
 
@@ -212,10 +215,14 @@ static int sleep_once(struct wait *w)
 		rc = ioli_futex_wait(&w->o[0].r.s->word, w->o[0].seen, &w->dl,
 				     w->o[0].r.t->futex_private);
 		mark_woke(w);
+		w->woken |= rc == 0;
 		return rc;
 	}
+	/* A woken futex_waitv returns the index of a woken word even when the
+	 * deadline passed meanwhile, so rc >= 0 says a wake was used here. */
 	rc = ioli_futex_waitv(wv, nw, &w->dl);
 	mark_woke(w);
+	w->woken |= rc >= 0;
 	if (rc >= (int)first_lw && rc < (int)nw) {
 		/* The kernel wakes one waiter when an owner dies; pass it on to
 		 * everyone else waiting on anything that thread owned. */
@@ -278,11 +285,64 @@ static int prepare(struct wait *w, bool multi)
 	return 0;
 }
 
-static void finish(struct wait *w, bool multi)
+/* Would a waiter on o find it available, its word being v?  (For the
+ * objects whose change wakes only some waiters; a LOCKED word is about to
+ * change: yes.) */
+static bool available(const struct ioli_waitobj *o, uint32_t v)
+{
+	if (v & IOLI_W_LOCKED)
+		return true;
+	switch (o->r.type) {
+	case IOL_TYPE_MUTEX:
+		return (v & IOLI_MX_OWNER_MASK) == 0;
+	case IOL_TYPE_EVENT:
+		return v & IOLI_EV_SIGNALED;
+	case IOL_TYPE_SEMAPHORE:
+		return (v & IOLI_SEM_COUNT_MASK) != 0;
+	default: /* processes and threads wake everyone when they end */
+		return false;
+	}
+}
+
+/*
+ * A wait-any over several objects is not counted in `multi`, so a state
+ * change wakes only as many waiters as it can satisfy (issue 11: a release
+ * of one unit used to wake every iol_wait_many waiter).  The wake may then
+ * have gone to this waiter, which took another object instead, or none (a
+ * deadline, an error).  So a waiter that was woken passes on what it
+ * leaves: for each object it did not take that is available and still has
+ * waiters (it has unregistered: others), one wake.  After unregistering,
+ * seq_cst like a waker (word, then count): a waiter that registers
+ * meanwhile sees the word itself.  A waiter that was never woken swallowed
+ * no wake and passes nothing on.  A mutex's throttle mark (see
+ * src/mutex.c) was cleared by unreg() if this waiter slept, so a release
+ * it held back is not stranded either: the release either sees the mark
+ * cleared and wakes, or came before the word load here, which sees it.
+ */
+static void pass_on(struct wait *w, int r)
+{
+	int took = r >= 0 ? r & ~IOL_ABANDONED : -1;
+
+	for (unsigned i = 0; i < w->n; i++) {
+		struct ioli_waitobj *o = &w->o[i];
+		struct ioli_slot *s = o->r.s;
+
+		if (o->dup || (int)i == took || !available(o, atomic_load(&s->word)))
+			continue;
+		if (atomic_load(&s->waiters) > 0)
+			ioli_futex_wake(&s->word, 1, o->r.t->futex_private);
+	}
+}
+
+/* Unregister, pass on what a woken wait-any leaves (pass, see above), and
+ * unpin; r is the wait's result. */
+static void finish(struct wait *w, bool multi, bool pass, int r)
 {
 	for (unsigned i = 0; i < w->n; i++)
 		if (!w->o[i].dup)
 			unreg(&w->o[i], i, multi);
+	if (pass && w->woken)
+		pass_on(w, r);
 	journal_clear(w->o, w->n);
 	for (unsigned i = 0; i < w->n; i++)
 		ioli_handle_unpin(w->o[i].r.h);
@@ -313,7 +373,7 @@ static __attribute__((noinline)) int wait_one(struct ioli_waitobj *o, int64_t ti
 	if (r)
 		return r;
 	r = wait_loop(&w);
-	finish(&w, false);
+	finish(&w, false, false, r);
 	return r;
 }
 
@@ -379,12 +439,15 @@ int iol_wait_many(const int *handles, unsigned n, unsigned flags, int64_t timeou
 	if (timeout_ns == 0)
 		return -ETIMEDOUT;
 	ioli_deadline_set(&w.dl, timeout_ns);
-	bool multi = distinct > 1;
+	/* Only a wait-all counts in `multi` (every change wakes all): woken,
+	 * it may still not take all, and sleeps again with the wake used.  A
+	 * wait-any passes on instead (pass_on). */
+	bool multi = distinct > 1 && w.all, pass = distinct > 1 && !w.all;
 	r = prepare(&w, multi);
 	if (r)
 		return r;
 	r = wait_loop(&w);
-	finish(&w, multi);
+	finish(&w, multi, pass, r);
 	return r;
 }
 
@@ -438,6 +501,6 @@ int iol_signal_and_wait(int signal_h, int wait_h, int64_t timeout_ns)
 		if (r == IOLI_TRY_BUSY)
 			r = timeout_ns == 0 ? -ETIMEDOUT : wait_loop(&w);
 	}
-	finish(&w, false);
+	finish(&w, false, false, r);
 	return r;
 }

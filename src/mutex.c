@@ -82,11 +82,14 @@ static void mutex_wake(iol_table *t, struct ioli_slot *s)
 	if (atomic_load(&s->waiters) == 0)
 		return;
 	if (atomic_load(&s->multi) > 0) {
-		ioli_wake(t, s, INT_MAX); /* multi-object waiters: everyone */
+		ioli_wake(t, s, INT_MAX); /* wait-all waiters: everyone */
 		return;
 	}
 	now = coarse_now();
-	w = atomic_load_explicit(&s->u.mutex.woken, memory_order_relaxed);
+	/* seq_cst: after the release's CAS, so that a wait-any waiter that
+	 * clears the mark and then finds the word taken (futex/wait.c,
+	 * pass_on) leaves this release to see the mark cleared. */
+	w = atomic_load(&s->u.mutex.woken);
 	if (w && now - w < WOKEN_PATIENCE_MS)
 		return; /* a woken sleeper will retry after this release */
 	if (!atomic_compare_exchange_strong(&s->u.mutex.woken, &w, now))
