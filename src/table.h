@@ -470,13 +470,14 @@ static inline int ioli_handle_fast(int h, struct ioli_href *out)
 	e = &c[idx % IOLI_H_CHUNK];
 	if ((atomic_load_explicit(&e->ctl, memory_order_acquire) & mask) != want)
 		return -EBADF;
-	out->t = atomic_load_explicit(&e->t, memory_order_relaxed);
-	out->s = s = atomic_load_explicit(&e->s, memory_order_relaxed);
-	out->slot = atomic_load_explicit(&e->slot, memory_order_relaxed);
-	out->sgen = atomic_load_explicit(&e->sgen, memory_order_relaxed);
-	out->type = atomic_load_explicit(&e->type, memory_order_relaxed);
+	/* acquire, so that the re-check below is not done before the copy
+	 * (free on x86; atomic_thread_fence would do, but TSan refuses it) */
+	out->t = atomic_load_explicit(&e->t, memory_order_acquire);
+	out->s = s = atomic_load_explicit(&e->s, memory_order_acquire);
+	out->slot = atomic_load_explicit(&e->slot, memory_order_acquire);
+	out->sgen = atomic_load_explicit(&e->sgen, memory_order_acquire);
+	out->type = atomic_load_explicit(&e->type, memory_order_acquire);
 	out->h = h;
-	atomic_thread_fence(memory_order_acquire); /* the copy before the re-check */
 	if ((atomic_load_explicit(&e->ctl, memory_order_relaxed) & mask) != want)
 		return -EBADF;
 	if (!(atomic_load_explicit(&s->state, memory_order_acquire) & IOLI_SLOT_LIVE) ||
