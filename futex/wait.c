@@ -388,8 +388,13 @@ int iol_wait(int h, int64_t timeout_ns)
 	if (r)
 		return r;
 	/* The semaphore's attempt is inline (src/table.h): it is all of an
-	 * uncontended wait. */
-	r = o.r.type == IOL_TYPE_SEMAPHORE ? ioli_sem_try(&o) : ioli_obj_try(&o);
+	 * uncontended wait; the mutex's is one direct call. */
+	if (o.r.type == IOL_TYPE_SEMAPHORE)
+		r = ioli_sem_try(&o);
+	else if (o.r.type == IOL_TYPE_MUTEX)
+		r = ioli_mutex_try(&o);
+	else
+		r = ioli_obj_try(&o);
 	if (r != IOLI_TRY_BUSY)
 		return r;
 	if (timeout_ns == 0)
