@@ -90,7 +90,7 @@ struct ioli_slot {
 	/* hot: the futex word and the waiter counts that decide wakes */
 	_Atomic uint32_t word;
 	_Atomic uint32_t waiters;  /* threads registered as waiting */
-	_Atomic uint32_t multi;	   /* of which in multi-object waits */
+	_Atomic uint32_t multi;	   /* of which woken by every change: wait-all, pool */
 	_Atomic uint32_t gen;	   /* bumped when the slot is freed (T) */
 	_Atomic uint32_t state;	   /* LIVE | type | flags (T) */
 	_Atomic uint32_t refs;	   /* handles over all processes (T) */
