@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -459,6 +460,129 @@ static void test_wait_many_blocking(void **state)
 	assert_int_equal(sem_count(hs[2]), 0);
 	/* the waiter thread exited owning the mutex */
 	assert_int_equal(iol_wait(hs[3], 0), IOL_ABANDONED);
+	th_tab_del(&tt);
+}
+
+/* How many times thread tid of this process went to sleep. */
+static long sleeps_of(pid_t tid)
+{
+	char path[64], line[128];
+	long n = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/status", (int)tid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "voluntary_ctxt_switches: %ld", &n) == 1)
+			break;
+	fclose(f);
+	return n;
+}
+
+/*
+ * A release of one unit wakes one iol_wait_many waiter, not all (issue
+ * 11).  Four threads sleep in iol_wait_many({semaphore, event}); each
+ * release of one unit lets one of them return, and the others must not
+ * even wake: a woken thread that finds nothing goes back to sleep, one
+ * more voluntary context switch, which /proc counts.
+ */
+static void test_wait_many_release_wakes_one(void **state)
+{
+	struct th_waiter w[4];
+	struct th_tab tt;
+	int hs[2];
+	bool gone[4] = {false};
+
+	(void)state;
+	th_tab_new(&tt, "many-wake1", 0);
+	hs[0] = iol_semaphore_open(tt.t, NULL, 0, 0, 10);
+	hs[1] = iol_event_open(tt.t, NULL, 0, true, false);
+	for (int i = 0; i < 4; i++) {
+		w[i] = (struct th_waiter){.mode = TH_WAIT_MANY, .n = 2, .timeout_ns = TH_LONG_NS};
+		memcpy(w[i].hs, hs, sizeof(hs));
+		th_waiter_start(&w[i]);
+	}
+	for (int i = 0; i < 4; i++)
+		assert_true(th_waiter_blocked(&w[i], TH_LONG_MS));
+	for (int round = 0; round < 3; round++) {
+		long before[4], extra = 0;
+		pid_t left[4];
+		unsigned nleft = 0;
+		int taker = -1;
+
+		for (int i = 0; i < 4; i++)
+			before[i] = gone[i] ? 0 : sleeps_of(atomic_load(&w[i].tid));
+		int64_t deadline = th_now_ns() + TH_LONG_NS;
+
+		assert_int_equal(iol_semaphore_release(hs[0], 1), 0);
+		while (taker < 0) { /* exactly one returns: wait for it */
+			for (int i = 0; i < 4 && taker < 0; i++)
+				if (!gone[i] && atomic_load(&w[i].done))
+					taker = i;
+			assert_true(th_now_ns() < deadline);
+			sched_yield();
+		}
+		assert_int_equal(th_waiter_join(&w[taker]), 0);
+		gone[taker] = true;
+		for (int i = 0; i < 4; i++)
+			if (!gone[i])
+				left[nleft++] = atomic_load(&w[i].tid);
+		/* once every other waiter sleeps again, count its sleeps */
+		assert_true(th_wait_all_blocked(left, nleft, TH_LONG_MS));
+		for (int i = 0; i < 4; i++)
+			if (!gone[i])
+				extra += sleeps_of(atomic_load(&w[i].tid)) - before[i];
+		assert_int_equal(extra, 0);
+	}
+	assert_int_equal(iol_event_set(hs[1]), 0); /* the last one goes */
+	for (int i = 0; i < 4; i++)
+		if (!gone[i])
+			assert_int_equal(th_waiter_join(&w[i]), 1);
+	th_tab_del(&tt);
+}
+
+/*
+ * The other half of waking one: an iol_wait_many waiter woken for an object
+ * that takes another one passes the first on.  A sleeps in
+ * iol_wait_many({X, S}), then B in iol_wait(S): S's futex queue wakes A
+ * first.  S is released, then X at once: A, woken by S, finds both and
+ * takes X (index 0), so S's unit is B's, and B must wake.  (If A ran
+ * between the two releases it took S; then S is released once more.)
+ */
+static void test_wait_many_passes_on(void **state)
+{
+	struct th_tab tt;
+	int x, sem;
+
+	(void)state;
+	th_tab_new(&tt, "many-pass", 0);
+	x = iol_semaphore_open(tt.t, NULL, 0, 0, 10);
+	sem = iol_semaphore_open(tt.t, NULL, 0, 0, 10);
+	for (int round = 0; round < 20; round++) {
+		struct th_waiter a = {.mode = TH_WAIT_MANY, .n = 2, .timeout_ns = TH_LONG_NS};
+		struct th_waiter b = {.mode = TH_WAIT, .h = sem, .timeout_ns = TH_LONG_NS};
+		int ra;
+
+		a.hs[0] = x;
+		a.hs[1] = sem;
+		th_waiter_start(&a);
+		assert_true(th_waiter_blocked(&a, TH_LONG_MS));
+		th_waiter_start(&b);
+		assert_true(th_waiter_blocked(&b, TH_LONG_MS));
+		assert_int_equal(iol_semaphore_release(sem, 1), 0);
+		assert_int_equal(iol_semaphore_release(x, 1), 0);
+		ra = th_waiter_join(&a);
+		assert_true(ra == 0 || ra == 1);
+		if (ra == 1) { /* A took S: X's unit stays, B needs another */
+			assert_int_equal(iol_wait(x, 0), 0);
+			assert_int_equal(iol_semaphore_release(sem, 1), 0);
+		}
+		assert_int_equal(th_waiter_join(&b), 0);
+		assert_int_equal(sem_count(x), 0);
+		assert_int_equal(sem_count(sem), 0);
+	}
 	th_tab_del(&tt);
 }
 
@@ -1113,6 +1237,8 @@ int main(int argc, char **argv)
 	    cmocka_unit_test_teardown(test_signals_infinite, th_teardown_dir_empty),
 	    cmocka_unit_test_teardown(test_wait_many_lowest_index, th_teardown_dir_empty),
 	    cmocka_unit_test_teardown(test_wait_many_blocking, th_teardown_dir_empty),
+	    cmocka_unit_test_teardown(test_wait_many_release_wakes_one, th_teardown_dir_empty),
+	    cmocka_unit_test_teardown(test_wait_many_passes_on, th_teardown_dir_empty),
 	    cmocka_unit_test_teardown(test_wait_many_limits, th_teardown_dir_empty),
 	    cmocka_unit_test_teardown(test_wait_many_duplicates, th_teardown_dir_empty),
 	    cmocka_unit_test_teardown(test_wait_all_basic, th_teardown_dir_empty),

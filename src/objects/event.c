@@ -34,7 +34,7 @@ int iol_event_open(iol_table *t, const char *name, unsigned flags, bool manual_r
 
 static int get_event(int h, struct ioli_href *r, bool *manual)
 {
-	int err = ioli_handle_get_typed(h, IOL_TYPE_EVENT, r);
+	int err = ioli_handle_fast_typed(h, IOL_TYPE_EVENT, r);
 
 	if (err)
 		return err;
@@ -224,10 +224,17 @@ static void event_wait_end(struct ioli_waitobj *o)
 	ioli_event_unregistered(o->r.s);
 }
 
+static bool event_available(const struct ioli_waitobj *o, uint32_t v)
+{
+	(void)o;
+	return v & IOLI_EV_SIGNALED;
+}
+
 const struct ioli_obj_ops ioli_event_ops = {
     .try_acquire = ioli_event_try,
     .claim = event_claim,
     .wait_begin = event_wait_begin,
     .wait_end = event_wait_end,
+    .available = event_available,
     .signal = iol_event_set,
 };

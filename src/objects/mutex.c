@@ -45,7 +45,7 @@ static void took(struct ioli_waitobj *o, struct ioli_me *m)
 {
 	IOLI_FAULT("mutex.acquired"); /* owner dies before any bookkeeping */
 	atomic_store_explicit(&o->r.s->u.mutex.recursion, 1, memory_order_relaxed);
-	ioli_me_push(m, o->r.slot);
+	ioli_me_push_fast(m, o->r.slot, o->r.sgen);
 }
 
 /*
@@ -83,11 +83,14 @@ static void mutex_wake(iol_table *t, struct ioli_slot *s)
 	if (atomic_load(&s->waiters) == 0)
 		return;
 	if (atomic_load(&s->multi) > 0) {
-		ioli_wake(t, s, INT_MAX); /* multi-object waiters: everyone */
+		ioli_wake(t, s, INT_MAX); /* wait-all waiters: everyone */
 		return;
 	}
 	now = coarse_now();
-	w = atomic_load_explicit(&s->u.mutex.woken, memory_order_relaxed);
+	/* seq_cst: after the release's CAS, so that a wait-any waiter that
+	 * clears the mark and then finds the word taken (src/wait/wait.c,
+	 * pass_on) leaves this release to see the mark cleared. */
+	w = atomic_load(&s->u.mutex.woken);
 	if (w && now - w < WOKEN_PATIENCE_MS)
 		return; /* a woken sleeper will retry after this release */
 	if (!atomic_compare_exchange_strong(&s->u.mutex.woken, &w, now))
@@ -121,14 +124,21 @@ static int mutex_try(struct ioli_waitobj *o)
 	uint32_t me, v, owner;
 	int err = ioli_me_try(t, &m);
 
-	if (err == -ETIMEDOUT) { /* no record yet and T busy: see prepare() in futex/wait.c */
+	if (err == -ETIMEDOUT) { /* no record yet and T busy: see prepare() in src/wait/wait.c */
 		o->seen = atomic_load(&s->word);
 		return IOLI_TRY_BUSY;
 	}
 	if (err)
 		return err;
 	me = m->owner;
-	v = atomic_load(&s->word); /* seq_cst: see src/wait/wait.c */
+	/* Free: take it with one CAS, without reading the word first (a read
+	 * would fetch the line shared, and the CAS then fetch it again). */
+	v = 0;
+	if (atomic_compare_exchange_strong(&s->word, &v, me)) {
+		took(o, m);
+		return 0;
+	}
+	/* v: the word (seq_cst: see src/wait/wait.c) */
 	for (;;) {
 		if (v & IOLI_W_LOCKED) {
 			err = ioli_walock_pass(t, s);
@@ -176,7 +186,7 @@ int iol_mutex_release(int h)
 	struct ioli_slot *s;
 	struct ioli_me *m;
 	uint32_t me, v, rec;
-	int err = ioli_handle_get_typed(h, IOL_TYPE_MUTEX, &r);
+	int err = ioli_handle_fast_typed(h, IOL_TYPE_MUTEX, &r);
 
 	if (err)
 		return err;
@@ -192,14 +202,15 @@ int iol_mutex_release(int h)
 		return (int)(rec > INT_MAX ? INT_MAX : rec);
 	}
 	atomic_store_explicit(&s->u.mutex.recursion, 0, memory_order_relaxed);
-	ioli_me_pop(m, r.slot);
+	ioli_me_pop_fast(m, r.slot);
 	/* seq_cst: the store of "free" and the load of the waiter count in
 	 * ioli_wake() pair with a waiter's count increment and word load. */
 	while (!atomic_compare_exchange_weak(&s->word, &v, 0)) {
 		if ((v & IOLI_MX_OWNER_MASK) != me)
 			return -EPERM; /* taken back behind our back (scribbled) */
 	}
-	mutex_wake(r.t, s);
+	if (atomic_load(&s->waiters)) /* seq_cst: see mutex_wake */
+		mutex_wake(r.t, s);
 	return 1;
 }
 
@@ -278,12 +289,19 @@ static int mutex_extra_word(struct ioli_waitobj *o, _Atomic uint32_t **word, uin
 	return *word ? 1 : -EAGAIN; /* the owner just died */
 }
 
+static bool mutex_available(const struct ioli_waitobj *o, uint32_t v)
+{
+	(void)o;
+	return (v & IOLI_MX_OWNER_MASK) == 0;
+}
+
 const struct ioli_obj_ops ioli_mutex_ops = {
     .try_acquire = ioli_mutex_try,
     .claim = mutex_claim,
     .commit = mutex_commit,
     .wait_end = mutex_wait_end,
     .extra_word = mutex_extra_word,
+    .available = mutex_available,
     .signal = iol_mutex_release,
     .thread_owned = true,
 };

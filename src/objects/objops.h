@@ -53,6 +53,11 @@ struct ioli_obj_ops {
 	 * shared futexes, and a wake on one is passed on to all its sleepers.
 	 * NULL: none. */
 	int (*extra_word)(struct ioli_waitobj *o, _Atomic uint32_t **word, uint32_t *val);
+	/* Would a waiter find the object available, its word being v (not
+	 * LOCKED)?  For the types whose change wakes only some waiters, so a
+	 * woken wait-any waiter that leaves can pass the wake on
+	 * (src/wait/wait.c).  NULL: a change wakes everyone. */
+	bool (*available)(const struct ioli_waitobj *o, uint32_t v);
 	/* Signal the object through its handle (iol_signal_and_wait; the pool
 	 * gives back an acquisition it cannot deliver with it): >= 0 or a
 	 * negative errno.  NULL: the type cannot be signaled. */
@@ -80,7 +85,25 @@ static inline int ioli_obj_try(struct ioli_waitobj *o)
 /* Used by the types' operations tables. */
 int ioli_mutex_try(struct ioli_waitobj *o);
 int ioli_event_try(struct ioli_waitobj *o);
-int ioli_sem_try(struct ioli_waitobj *o);
+/* ioli_sem_try() when the word may be LOCKED by a wait-all (semaphore.c). */
+int ioli_sem_try_slow(struct ioli_waitobj *o);
+/* Inline: this is the whole of an uncontended semaphore wait. */
+static inline int ioli_sem_try(struct ioli_waitobj *o)
+{
+	struct ioli_slot *s = o->r.s;
+	uint32_t v = atomic_load(&s->word); /* seq_cst: see src/wait/wait.c */
+
+	while (!(v & IOLI_W_LOCKED)) {
+		if ((v & IOLI_SEM_COUNT_MASK) == 0) {
+			o->seen = v;
+			return IOLI_TRY_BUSY;
+		}
+		if (atomic_compare_exchange_weak_explicit(&s->word, &v, v - 1, memory_order_acquire,
+							  memory_order_acquire))
+			return 0;
+	}
+	return ioli_sem_try_slow(o);
+}
 /* Processes and threads: signaled once, when they end. */
 int ioli_ended_try(struct ioli_waitobj *o);
 int ioli_ended_claim(struct ioli_waitobj *o, uint32_t v, uint32_t me, uint32_t *nv, bool *ab);

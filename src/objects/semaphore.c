@@ -29,7 +29,7 @@ int iol_semaphore_release(int h, uint32_t count)
 {
 	struct ioli_href r;
 	uint32_t v, c = 0, max;
-	int err = ioli_handle_get_typed(h, IOL_TYPE_SEMAPHORE, &r);
+	int err = ioli_handle_fast_typed(h, IOL_TYPE_SEMAPHORE, &r);
 
 	if (err)
 		return err;
@@ -53,11 +53,12 @@ int iol_semaphore_release(int h, uint32_t count)
 		if (atomic_compare_exchange_weak(&r.s->word, &v, c + count))
 			break;
 	}
-	ioli_wake(r.t, r.s, count > INT_MAX ? INT_MAX : (int)count);
+	if (atomic_load(&r.s->waiters)) /* seq_cst: the other half of the waiter's */
+		ioli_wake(r.t, r.s, count > INT_MAX ? INT_MAX : (int)count);
 	return (int)c;
 }
 
-int ioli_sem_try(struct ioli_waitobj *o)
+int ioli_sem_try_slow(struct ioli_waitobj *o)
 {
 	struct ioli_slot *s = o->r.s;
 	uint32_t v = atomic_load(&s->word); /* seq_cst: see src/wait/wait.c */
@@ -96,8 +97,15 @@ static int sem_signal(int h)
 	return iol_semaphore_release(h, 1);
 }
 
+static bool semaphore_available(const struct ioli_waitobj *o, uint32_t v)
+{
+	(void)o;
+	return (v & IOLI_SEM_COUNT_MASK) != 0;
+}
+
 const struct ioli_obj_ops ioli_semaphore_ops = {
     .try_acquire = ioli_sem_try,
     .claim = sem_claim,
+    .available = semaphore_available,
     .signal = sem_signal,
 };

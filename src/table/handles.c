@@ -4,12 +4,10 @@
  *
  * A handle is (entry index << 8) | generation, the generation (1..255)
  * changing each time an entry is reused, so a stale handle value is
- * refused rather than reaching whatever the entry holds now.  Entries live
- * in chunks that are never freed, so a lookup needs no lock: it reads the
- * entry's control word, the fields, and the control word again.
+ * refused rather than reaching whatever the entry holds now.  The entry
+ * layout and the lock-free lookup (ioli_handle_fast) are in src/table/table.h.
  *
- * The control word is [31:24] generation, [23] LIVE, [22] RESERVED,
- * [21:0] pins.  A blocking wait pins its handles; closing a pinned handle
+ * A blocking wait pins its handles; closing a pinned handle
  * clears LIVE and leaves the shared reference to the last unpinner, which
  * is how "a wait holds its own reference" is implemented without touching
  * shared memory on the wait's fast path.
@@ -20,38 +18,22 @@
 #include "src/fault.h"
 #include "src/table/table.h"
 
-#define H_CHUNK	    1024u
-#define H_MAXCHUNKS 8192u /* 2^23 handles */
-#define C_LIVE	    0x00800000u
-#define C_RESERVED  0x00400000u
-#define C_PINS	    0x003fffffu
-#define C_GEN(c)    ((c) >> 24)
-
-struct hent {
-	_Atomic uint32_t ctl;
-	_Atomic uint32_t slot;
-	_Atomic uint32_t sgen;
-	_Atomic uint32_t type;
-	_Atomic(iol_table *) t;
-	uint32_t next_free; /* index + 1, under hlock */
-};
-
-static _Atomic(struct hent *) chunks[H_MAXCHUNKS];
+_Atomic(struct ioli_hent *) ioli_hchunks[IOLI_H_MAXCHUNKS];
 static pthread_mutex_t hlock = PTHREAD_MUTEX_INITIALIZER;
 static uint32_t nentries;	      /* entries ever allocated */
 static uint32_t free_head, free_tail; /* FIFO, index + 1, delays reuse */
 
-static struct hent *entry(uint32_t idx)
+static struct ioli_hent *entry(uint32_t idx)
 {
-	struct hent *c;
+	struct ioli_hent *c;
 
-	if (idx >= H_CHUNK * H_MAXCHUNKS)
+	if (idx >= IOLI_H_CHUNK * IOLI_H_MAXCHUNKS)
 		return NULL;
-	c = atomic_load_explicit(&chunks[idx / H_CHUNK], memory_order_acquire);
-	return c ? &c[idx % H_CHUNK] : NULL;
+	c = atomic_load_explicit(&ioli_hchunks[idx / IOLI_H_CHUNK], memory_order_acquire);
+	return c ? &c[idx % IOLI_H_CHUNK] : NULL;
 }
 
-static struct hent *entry_of(int h, uint32_t *gen)
+static struct ioli_hent *entry_of(int h, uint32_t *gen)
 {
 	*gen = (uint32_t)h & 0xffu;
 	if (h <= 0)
@@ -61,7 +43,7 @@ static struct hent *entry_of(int h, uint32_t *gen)
 
 static void free_push(uint32_t idx)
 {
-	struct hent *e = entry(idx);
+	struct ioli_hent *e = entry(idx);
 
 	e->next_free = 0;
 	if (free_tail)
@@ -74,7 +56,7 @@ static void free_push(uint32_t idx)
 int ioli_handle_reserve(void)
 {
 	uint32_t idx, gen;
-	struct hent *e;
+	struct ioli_hent *e;
 
 	pthread_mutex_lock(&hlock);
 	if (free_head) {
@@ -84,27 +66,29 @@ int ioli_handle_reserve(void)
 		if (!free_head)
 			free_tail = 0;
 	} else {
-		if (nentries >= H_CHUNK * H_MAXCHUNKS) {
+		if (nentries >= IOLI_H_CHUNK * IOLI_H_MAXCHUNKS) {
 			pthread_mutex_unlock(&hlock);
 			return -EMFILE;
 		}
 		idx = nentries;
-		if (!atomic_load_explicit(&chunks[idx / H_CHUNK], memory_order_relaxed)) {
-			struct hent *c = calloc(H_CHUNK, sizeof(*c));
+		if (!atomic_load_explicit(&ioli_hchunks[idx / IOLI_H_CHUNK],
+					  memory_order_relaxed)) {
+			struct ioli_hent *c = calloc(IOLI_H_CHUNK, sizeof(*c));
 
 			if (!c) {
 				pthread_mutex_unlock(&hlock);
 				return -ENOMEM;
 			}
-			atomic_store_explicit(&chunks[idx / H_CHUNK], c, memory_order_release);
+			atomic_store_explicit(&ioli_hchunks[idx / IOLI_H_CHUNK], c,
+					      memory_order_release);
 		}
 		nentries++;
 		e = entry(idx);
 	}
-	gen = C_GEN(atomic_load_explicit(&e->ctl, memory_order_relaxed)) + 1;
+	gen = IOLI_H_GEN(atomic_load_explicit(&e->ctl, memory_order_relaxed)) + 1;
 	if (gen > 0xff)
 		gen = 1;
-	atomic_store_explicit(&e->ctl, (gen << 24) | C_RESERVED, memory_order_relaxed);
+	atomic_store_explicit(&e->ctl, (gen << 24) | IOLI_H_RESERVED, memory_order_relaxed);
 	pthread_mutex_unlock(&hlock);
 	return (int)((idx << 8) | gen);
 }
@@ -112,16 +96,17 @@ int ioli_handle_reserve(void)
 void ioli_handle_publish(int h, iol_table *t, uint32_t slot, uint32_t sgen, uint32_t type)
 {
 	uint32_t gen;
-	struct hent *e = entry_of(h, &gen);
+	struct ioli_hent *e = entry_of(h, &gen);
 
 	atomic_store_explicit(&e->slot, slot, memory_order_relaxed);
 	atomic_store_explicit(&e->sgen, sgen, memory_order_relaxed);
 	atomic_store_explicit(&e->type, type, memory_order_relaxed);
 	atomic_store_explicit(&e->t, t, memory_order_relaxed);
-	atomic_store_explicit(&e->ctl, (gen << 24) | C_LIVE, memory_order_release);
+	atomic_store_explicit(&e->s, ioli_slot(t, slot), memory_order_relaxed);
+	atomic_store_explicit(&e->ctl, (gen << 24) | IOLI_H_LIVE, memory_order_release);
 }
 
-static void entry_release(uint32_t idx, struct hent *e)
+static void entry_release(uint32_t idx, struct ioli_hent *e)
 {
 	pthread_mutex_lock(&hlock);
 	atomic_store_explicit(&e->ctl,
@@ -134,13 +119,13 @@ static void entry_release(uint32_t idx, struct hent *e)
 void ioli_handle_cancel(int h)
 {
 	uint32_t gen;
-	struct hent *e = entry_of(h, &gen);
+	struct ioli_hent *e = entry_of(h, &gen);
 
 	if (e)
 		entry_release((uint32_t)h >> 8, e);
 }
 
-static void fill(struct hent *e, int h, struct ioli_href *out)
+static void fill(struct ioli_hent *e, int h, struct ioli_href *out)
 {
 	out->t = atomic_load_explicit(&e->t, memory_order_relaxed);
 	out->slot = atomic_load_explicit(&e->slot, memory_order_relaxed);
@@ -165,28 +150,12 @@ static int check(struct ioli_href *out)
 
 int ioli_handle_get(int h, struct ioli_href *out)
 {
-	uint32_t gen, c1, c2;
-	struct hent *e = entry_of(h, &gen);
-
-	if (!e)
-		return -EBADF;
-	c1 = atomic_load_explicit(&e->ctl, memory_order_acquire);
-	if (!(c1 & C_LIVE) || C_GEN(c1) != gen)
-		return -EBADF;
-	fill(e, h, out);
-	c2 = atomic_load_explicit(&e->ctl, memory_order_acquire);
-	if (!(c2 & C_LIVE) || C_GEN(c2) != gen)
-		return -EBADF;
-	return check(out);
+	return ioli_handle_fast(h, out);
 }
 
 int ioli_handle_get_typed(int h, uint32_t type, struct ioli_href *out)
 {
-	int err = ioli_handle_get(h, out);
-
-	if (err)
-		return err;
-	return out->type == type ? 0 : -EINVAL;
+	return ioli_handle_fast_typed(h, type, out);
 }
 
 static void ioli_handle_unpin_noref(int h);
@@ -194,16 +163,16 @@ static void ioli_handle_unpin_noref(int h);
 int ioli_handle_pin(int h, struct ioli_href *out)
 {
 	uint32_t gen, c;
-	struct hent *e = entry_of(h, &gen);
+	struct ioli_hent *e = entry_of(h, &gen);
 	int r;
 
 	if (!e)
 		return -EBADF;
 	c = atomic_load_explicit(&e->ctl, memory_order_relaxed);
 	do {
-		if (!(c & C_LIVE) || C_GEN(c) != gen)
+		if (!(c & IOLI_H_LIVE) || IOLI_H_GEN(c) != gen)
 			return -EBADF;
-		if ((c & C_PINS) == C_PINS)
+		if ((c & IOLI_H_PINS) == IOLI_H_PINS)
 			return -EAGAIN;
 	} while (!atomic_compare_exchange_weak_explicit(&e->ctl, &c, c + 1, memory_order_acquire,
 							memory_order_relaxed));
@@ -220,7 +189,7 @@ int ioli_handle_pin(int h, struct ioli_href *out)
 }
 
 /* The handle is closed and unpinned: give back its shared reference. */
-static void finalize(uint32_t idx, struct hent *e)
+static void finalize(uint32_t idx, struct ioli_hent *e)
 {
 	iol_table *t = atomic_load_explicit(&e->t, memory_order_relaxed);
 	uint32_t slot = atomic_load_explicit(&e->slot, memory_order_relaxed);
@@ -241,20 +210,20 @@ static void finalize(uint32_t idx, struct hent *e)
 static void ioli_handle_unpin_noref(int h)
 {
 	uint32_t gen;
-	struct hent *e = entry_of(h, &gen);
+	struct ioli_hent *e = entry_of(h, &gen);
 	uint32_t old;
 
 	if (!e)
 		return;
 	old = atomic_fetch_sub_explicit(&e->ctl, 1, memory_order_acq_rel);
-	if (!(old & C_LIVE) && (old & C_PINS) == 1)
+	if (!(old & IOLI_H_LIVE) && (old & IOLI_H_PINS) == 1)
 		finalize((uint32_t)h >> 8, e);
 }
 
 void ioli_handle_unpin(int h)
 {
 	uint32_t gen;
-	struct hent *e = entry_of(h, &gen);
+	struct ioli_hent *e = entry_of(h, &gen);
 	iol_table *t;
 
 	if (!e)
@@ -267,18 +236,18 @@ void ioli_handle_unpin(int h)
 int iol_close(int h)
 {
 	uint32_t gen, c;
-	struct hent *e = entry_of(h, &gen);
+	struct ioli_hent *e = entry_of(h, &gen);
 	struct ioli_href r;
 
 	if (!e)
 		return -EBADF;
 	c = atomic_load_explicit(&e->ctl, memory_order_relaxed);
 	do {
-		if (!(c & C_LIVE) || C_GEN(c) != gen)
+		if (!(c & IOLI_H_LIVE) || IOLI_H_GEN(c) != gen)
 			return -EBADF;
 	} while (!atomic_compare_exchange_weak_explicit(
-	    &e->ctl, &c, c & ~C_LIVE, memory_order_acq_rel, memory_order_relaxed));
-	if ((c & C_PINS) == 0) {
+	    &e->ctl, &c, c & ~IOLI_H_LIVE, memory_order_acq_rel, memory_order_relaxed));
+	if ((c & IOLI_H_PINS) == 0) {
 		/* Report a handle whose table went away or whose object was
 		 * reclaimed behind its back, after closing it all the same. */
 		int ok;
@@ -301,11 +270,11 @@ void ioli_handles_close_table(iol_table *t)
 	n = nentries;
 	pthread_mutex_unlock(&hlock);
 	for (uint32_t i = 0; i < n; i++) {
-		struct hent *e = entry(i);
+		struct ioli_hent *e = entry(i);
 		uint32_t c = atomic_load_explicit(&e->ctl, memory_order_acquire);
 
-		if ((c & C_LIVE) && atomic_load_explicit(&e->t, memory_order_relaxed) == t)
-			iol_close((int)((i << 8) | C_GEN(c)));
+		if ((c & IOLI_H_LIVE) && atomic_load_explicit(&e->t, memory_order_relaxed) == t)
+			iol_close((int)((i << 8) | IOLI_H_GEN(c)));
 	}
 }
 
@@ -327,7 +296,7 @@ void ioli_handles_after_fork(void)
 	pthread_mutex_unlock(&hlock);
 	free_head = free_tail = 0;
 	for (uint32_t i = 0; i < nentries; i++) {
-		struct hent *e = entry(i);
+		struct ioli_hent *e = entry(i);
 
 		atomic_store_explicit(
 		    &e->ctl, atomic_load_explicit(&e->ctl, memory_order_relaxed) & 0xff000000u,

@@ -19,6 +19,7 @@
 #ifndef IOLAYER_SRC_TABLE_H
 #define IOLAYER_SRC_TABLE_H
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdalign.h>
 #include <stdatomic.h>
@@ -90,7 +91,7 @@ struct ioli_slot {
 	/* hot: the futex word and the waiter counts that decide wakes */
 	_Atomic uint32_t word;
 	_Atomic uint32_t waiters;  /* threads registered as waiting */
-	_Atomic uint32_t multi;	   /* of which in multi-object waits */
+	_Atomic uint32_t multi;	   /* of which woken by every change: wait-all, pool */
 	_Atomic uint32_t gen;	   /* bumped when the slot is freed (T) */
 	_Atomic uint32_t state;	   /* LIVE | type | flags (T) */
 	_Atomic uint32_t refs;	   /* handles over all processes (T) */
@@ -302,7 +303,6 @@ struct iol_table {
 	bool futex_private;	     /* FUTEX_PRIVATE_FLAG for object words */
 	_Atomic bool closed;	     /* iol_table_close() was called */
 	_Atomic bool forked;	     /* this is a fork()ed child's copy */
-	_Atomic uint32_t localrefs;  /* open + pinned handles + thread records + watches */
 	_Atomic bool reclaim_wanted; /* a death was noticed: reclaim soon */
 	uint64_t id;		     /* unique in this process, never reused */
 	dev_t dev;		     /* file identity (0 for private tables) */
@@ -312,6 +312,10 @@ struct iol_table {
 	struct ioli_sentinel *_Atomic sentinel; /* src/table/sentinel.c: NULL until first needed */
 	_Atomic pid_t tholder, lholder;		/* the thread of ours holding T / L, or 0 */
 	_Atomic bool detached;			/* our process record was given back */
+	/* open + pinned handles + thread records + watches.  Last, on a line
+	 * of its own: every blocking wait pins (and so writes it), and the
+	 * fields above are read by every other thread's fast path. */
+	alignas(64) _Atomic uint32_t localrefs;
 };
 
 /* Pointer helpers, all bounds-checked by the callers' index checks. */
@@ -489,16 +493,107 @@ struct ioli_href {
 	int h;
 };
 
-/* Resolve h without pinning it: enough for calls that do not block. */
+/*
+ * A handle is (entry index << 8) | generation.  Entries live in chunks that
+ * are never freed, so a lookup needs no lock: it reads the entry's control
+ * word, the fields, and the control word again.  The control word is
+ * [31:24] generation, [23] LIVE, [22] RESERVED, [21:0] pins.
+ *
+ * Exposed here only so that the lookup can be inlined into the fast paths
+ * of the objects (ioli_handle_fast); everything else goes through the
+ * functions of src/handles.c.
+ */
+#define IOLI_H_CHUNK	 1024u
+#define IOLI_H_MAXCHUNKS 8192u /* 2^23 entries: every positive int's index */
+#define IOLI_H_LIVE	 0x00800000u
+#define IOLI_H_RESERVED	 0x00400000u
+#define IOLI_H_PINS	 0x003fffffu
+#define IOLI_H_GEN(c)	 ((c) >> 24)
+
+struct ioli_hent {
+	_Atomic uint32_t ctl;
+	_Atomic uint32_t slot;
+	_Atomic uint32_t sgen;
+	_Atomic uint32_t type;
+	_Atomic(iol_table *) t;
+	/* &t->slots[slot], computed once when the handle is published (the
+	 * slot index was bounds-checked then), so a lookup follows no index
+	 * that could be out of range. */
+	_Atomic(struct ioli_slot *) s;
+	uint32_t next_free; /* index + 1, under the handle lock */
+};
+
+/* hidden: addressed directly, not through the GOT, in position-independent
+ * code (one load less per lookup in the shared library). */
+extern __attribute__((
+    visibility("hidden"))) _Atomic(struct ioli_hent *) ioli_hchunks[IOLI_H_MAXCHUNKS];
+
+/*
+ * Resolve h without pinning it: 0, or -EBADF for anything but a live
+ * handle whose object is still the one it was opened on.  A few loads and
+ * three compares: the entry's generation and LIVE bit (one compare, twice,
+ * around the copy, since another thread may close and reuse the entry
+ * meanwhile), then the slot's LIVE bit and generation, since a slot freed
+ * behind the handle's back (a process reclaimed by mistake, fsck, a
+ * scribble) may hold someone else's object by now.
+ *
+ * The table is not checked here: a table is marked closed only by
+ * iol_table_close() and at exit, which then close all its handles, and a
+ * fork()ed child forgets every handle it inherited; so a LIVE entry always
+ * names a mapped table, and calling while another thread closes the table
+ * is a race the caller owns either way.
+ */
+static inline int ioli_handle_fast(int h, struct ioli_href *out)
+{
+	const uint32_t mask = 0xff000000u | IOLI_H_LIVE;
+	uint32_t idx = (uint32_t)h >> 8, want = ((uint32_t)h << 24) | IOLI_H_LIVE;
+	struct ioli_hent *c, *e;
+	struct ioli_slot *s;
+
+	if (h <= 0) /* and so idx < IOLI_H_CHUNK * IOLI_H_MAXCHUNKS */
+		return -EBADF;
+	c = atomic_load_explicit(&ioli_hchunks[idx / IOLI_H_CHUNK], memory_order_acquire);
+	if (!c)
+		return -EBADF;
+	e = &c[idx % IOLI_H_CHUNK];
+	if ((atomic_load_explicit(&e->ctl, memory_order_acquire) & mask) != want)
+		return -EBADF;
+	/* acquire, so that the re-check below is not done before the copy
+	 * (free on x86; atomic_thread_fence would do, but TSan refuses it) */
+	out->t = atomic_load_explicit(&e->t, memory_order_acquire);
+	out->s = s = atomic_load_explicit(&e->s, memory_order_acquire);
+	out->slot = atomic_load_explicit(&e->slot, memory_order_acquire);
+	out->sgen = atomic_load_explicit(&e->sgen, memory_order_acquire);
+	out->type = atomic_load_explicit(&e->type, memory_order_acquire);
+	out->h = h;
+	if ((atomic_load_explicit(&e->ctl, memory_order_relaxed) & mask) != want)
+		return -EBADF;
+	if (!(atomic_load_explicit(&s->state, memory_order_acquire) & IOLI_SLOT_LIVE) ||
+	    atomic_load_explicit(&s->gen, memory_order_relaxed) != out->sgen)
+		return -EBADF;
+	return 0;
+}
+
+/* ioli_handle_fast() for calls that take one type: -EINVAL for another. */
+static inline int ioli_handle_fast_typed(int h, uint32_t type, struct ioli_href *out)
+{
+	int err = ioli_handle_fast(h, out);
+
+	if (err)
+		return err;
+	return out->type == type ? 0 : -EINVAL;
+}
+
+/* The same, out of line. */
 int ioli_handle_get(int h, struct ioli_href *out);
-/* ioli_handle_get() for calls that take one type: -EINVAL for another. */
 int ioli_handle_get_typed(int h, uint32_t type, struct ioli_href *out);
 /* Resolve and pin: the object stays alive until ioli_handle_unpin(),
  * even if h is closed meanwhile. */
 int ioli_handle_pin(int h, struct ioli_href *out);
 void ioli_handle_unpin(int h);
 /* Reserve a handle number; publish it with ioli_handle_publish() once the
- * shared reference exists, or give it back with ioli_handle_cancel(). */
+ * shared reference exists, or give it back with ioli_handle_cancel().
+ * slot must be < t->nslots (callers found or allocated it under T). */
 int ioli_handle_reserve(void);
 void ioli_handle_publish(int h, iol_table *t, uint32_t slot, uint32_t sgen, uint32_t type);
 void ioli_handle_cancel(int h);
@@ -539,6 +634,28 @@ int ioli_me_try(iol_table *t, struct ioli_me **out);
 /* Track a mutex the thread took / released. */
 void ioli_me_push(struct ioli_me *me, uint32_t slot);
 void ioli_me_pop(struct ioli_me *me, uint32_t slot);
+
+/* Their inline halves, for the mutex fast path: the common case (room in
+ * the array; releasing the mutex taken last) without a call.  gen is the
+ * slot's generation (the caller's handle was just checked against it). */
+static inline void ioli_me_push_fast(struct ioli_me *me, uint32_t slot, uint32_t gen)
+{
+	if (me->nowned < me->cap) {
+		me->owned[me->nowned].slot = slot;
+		me->owned[me->nowned].gen = gen;
+		me->nowned++;
+		return;
+	}
+	ioli_me_push(me, slot);
+}
+static inline void ioli_me_pop_fast(struct ioli_me *me, uint32_t slot)
+{
+	if (me->nowned > 0 && me->owned[me->nowned - 1].slot == slot) {
+		me->nowned--;
+		return;
+	}
+	ioli_me_pop(me, slot);
+}
 
 /* The calling thread's owner id in t (allocating its record on first
  * use), or a negative errno. */

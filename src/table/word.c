@@ -23,9 +23,11 @@ void ioli_wake(iol_table *t, struct ioli_slot *s, int n)
 {
 	if (atomic_load(&s->waiters) == 0)
 		return;
-	/* A multi-object waiter may be woken for an object it does not end
-	 * up taking; waking everyone then is what keeps wakeups from being
-	 * lost, at the price of a thundering herd only in that case. */
+	/* A wait-all (or asynchronous) waiter may be woken for an object it
+	 * does not end up taking, and sleep again; waking everyone then is
+	 * what keeps wakeups from being lost, at the price of a thundering
+	 * herd only in that case.  Wait-any waiters pass on instead
+	 * (pass_on in src/wait/wait.c). */
 	if (atomic_load(&s->multi) > 0)
 		n = INT_MAX;
 	ioli_futex_wake(&s->word, n, t->futex_private);

@@ -47,6 +47,7 @@ struct wait {
 	struct ioli_waitobj *o;
 	unsigned n;
 	bool all;
+	bool woken; /* a futex wake ended one of its sleeps */
 	struct ioli_deadline dl;
 };
 
@@ -121,10 +122,14 @@ static int sleep_once(struct wait *w)
 		rc = ioli_futex_wait(&w->o[0].r.s->word, w->o[0].seen, &w->dl,
 				     w->o[0].r.t->futex_private);
 		mark_woke(w);
+		w->woken |= rc == 0;
 		return rc;
 	}
+	/* A woken futex_waitv returns the index of a woken word even when the
+	 * deadline passed meanwhile, so rc >= 0 says a wake was used here. */
 	rc = ioli_futex_waitv(wv, nw, &w->dl);
 	mark_woke(w);
+	w->woken |= rc >= 0;
 	if (rc >= (int)first_lw && rc < (int)nw) {
 		/* The kernel wakes one waiter when an owner dies; pass it on to
 		 * everyone else waiting on anything that thread owned (and so
@@ -190,22 +195,62 @@ static int prepare(struct wait *w, bool multi)
 	return 0;
 }
 
-static void finish(struct wait *w, bool multi)
+/*
+ * A wait-any over several objects is not counted in `multi`, so a state
+ * change wakes only as many waiters as it can satisfy (issue 11: a release
+ * of one unit used to wake every iol_wait_many waiter).  The wake may then
+ * have gone to this waiter, which took another object instead, or none (a
+ * deadline, an error).  So a waiter that was woken passes on what it
+ * leaves: for each object it did not take that is available (its type's
+ * `available` operation) and still has waiters (it has unregistered:
+ * others), one wake.  After unregistering, seq_cst like a waker (word,
+ * then count): a waiter that registers meanwhile sees the word itself.  A
+ * waiter that was never woken swallowed no wake and passes nothing on.  A
+ * mutex's throttle mark (see src/objects/mutex.c) was cleared by unreg if
+ * this waiter slept, so a release it held back is not stranded either: the
+ * release either sees the mark cleared and wakes, or came before the word
+ * load here, which sees it.
+ */
+static void pass_on(struct wait *w, int r)
+{
+	int took = r >= 0 ? r & ~IOL_ABANDONED : -1;
+
+	for (unsigned i = 0; i < w->n; i++) {
+		struct ioli_waitobj *o = &w->o[i];
+		struct ioli_slot *s = o->r.s;
+		uint32_t v;
+
+		if (o->dup || (int)i == took || !o->ops->available)
+			continue;
+		v = atomic_load(&s->word);
+		/* A LOCKED word is about to change: pass the wake on. */
+		if (!(v & IOLI_W_LOCKED) && !o->ops->available(o, v))
+			continue;
+		if (atomic_load(&s->waiters) > 0)
+			ioli_futex_wake(&s->word, 1, o->r.t->futex_private);
+	}
+}
+
+/* Unregister, pass on what a woken wait-any leaves (pass, see above), and
+ * unpin; r is the wait's result. */
+static void finish(struct wait *w, bool multi, bool pass, int r)
 {
 	for (unsigned i = 0; i < w->n; i++)
 		if (!w->o[i].dup)
 			ioli_waiter_unreg(&w->o[i], i, multi, true);
+	if (pass && w->woken)
+		pass_on(w, r);
 	ioli_waiter_journal_end(w->o, w->n);
 	for (unsigned i = 0; i < w->n; i++)
 		ioli_handle_unpin(w->o[i].r.h);
 }
 
-static int resolve(int h, struct ioli_waitobj *o)
+static inline __attribute__((always_inline)) int resolve(int h, struct ioli_waitobj *o)
 {
-	int err;
+	int err = ioli_handle_fast(h, &o->r); /* inline: iol_wait's fast path */
 
-	memset(o, 0, sizeof(*o));
-	err = ioli_handle_get(h, &o->r);
+	o->epoch = o->seen = 0;
+	o->dup = o->registered = o->woke = false;
 	if (err)
 		return err;
 	o->ops = ioli_obj_ops(o->r.type);
@@ -214,10 +259,25 @@ static int resolve(int h, struct ioli_waitobj *o)
 	return 0;
 }
 
+/* iol_wait once the object was found unavailable: out of line, so that
+ * the fast path above it sets up nothing it does not use. */
+static __attribute__((noinline)) int wait_one(struct ioli_waitobj *o, int64_t timeout_ns)
+{
+	struct wait w = {.o = o, .n = 1};
+	int r;
+
+	ioli_deadline_set(&w.dl, timeout_ns);
+	r = prepare(&w, false);
+	if (r)
+		return r;
+	r = wait_loop(&w);
+	finish(&w, false, false, r);
+	return r;
+}
+
 int iol_wait(int h, int64_t timeout_ns)
 {
 	struct ioli_waitobj o;
-	struct wait w = {.o = &o, .n = 1};
 	int r;
 
 	if (!valid_timeout(timeout_ns))
@@ -225,18 +285,19 @@ int iol_wait(int h, int64_t timeout_ns)
 	r = resolve(h, &o);
 	if (r)
 		return r;
-	r = ioli_obj_try(&o);
+	/* The semaphore's attempt is inline (src/objects/objops.h): it is all
+	 * of an uncontended wait; the mutex's is one direct call. */
+	if (o.ops == &ioli_semaphore_ops)
+		r = ioli_sem_try(&o);
+	else if (o.ops == &ioli_mutex_ops)
+		r = ioli_mutex_try(&o);
+	else
+		r = ioli_obj_try(&o);
 	if (r != IOLI_TRY_BUSY)
 		return r;
 	if (timeout_ns == 0)
 		return -ETIMEDOUT;
-	ioli_deadline_set(&w.dl, timeout_ns);
-	r = prepare(&w, false);
-	if (r)
-		return r;
-	r = wait_loop(&w);
-	finish(&w, false);
-	return r;
+	return wait_one(&o, timeout_ns);
 }
 
 int iol_wait_many(const int *handles, unsigned n, unsigned flags, int64_t timeout_ns)
@@ -281,12 +342,15 @@ int iol_wait_many(const int *handles, unsigned n, unsigned flags, int64_t timeou
 	if (timeout_ns == 0)
 		return -ETIMEDOUT;
 	ioli_deadline_set(&w.dl, timeout_ns);
-	bool multi = distinct > 1;
+	/* Only a wait-all counts in `multi` (every change wakes all): woken,
+	 * it may still not take all, and sleeps again with the wake used.  A
+	 * wait-any passes on instead (pass_on). */
+	bool multi = distinct > 1 && w.all, pass = distinct > 1 && !w.all;
 	r = prepare(&w, multi);
 	if (r)
 		return r;
 	r = wait_loop(&w);
-	finish(&w, multi);
+	finish(&w, multi, pass, r);
 	return r;
 }
 
@@ -332,6 +396,6 @@ int iol_signal_and_wait(int signal_h, int wait_h, int64_t timeout_ns)
 		if (r == IOLI_TRY_BUSY)
 			r = timeout_ns == 0 ? -ETIMEDOUT : wait_loop(&w);
 	}
-	finish(&w, false);
+	finish(&w, false, false, r);
 	return r;
 }
