@@ -543,6 +543,25 @@ static void sorted_copy(const struct phase *ph, double *out)
 	qsort(out, (size_t)ph->kills, sizeof(double), bench_cmp_double);
 }
 
+/* The prompt figures split by who reclaimed: the observer's own sentinel
+ * (the victim was its target) or another child's. */
+static void print_split(const struct phase *p)
+{
+	for (int own = 1; own >= 0; own--) {
+		double v[MAX_KILLS];
+		int m = 0;
+
+		for (int k = 0; k < p->kills; k++)
+			if (p->own_target[k] == own)
+				v[m++] = p->lat_ms[k];
+		struct bench_fig f = bench_fig_of(v, m);
+		printf("       %-40s %5d %8.2f %8s %8.2f %8.2f\n",
+		       own ? "of which: watched by the observer"
+			   : "of which: watched by another child",
+		       m, f.median, "", f.max, f.min);
+	}
+}
+
 static void usage(FILE *f, const char *argv0)
 {
 	fprintf(f, "usage: %s [--quick] [--seed S]\n", argv0);
@@ -651,6 +670,8 @@ int main(int argc, char **argv)
 		       p->prompt ? "sentinels (no call)" : "baseline: waitpid + iol_table_reclaim",
 		       p->kills, pct(s, p->kills, 0.5), pct(s, p->kills, 0.95), s[p->kills - 1],
 		       s[0], sum / p->kills, own, p->kills, p->prompt ? "" : " (nobody watches)");
+		if (p->prompt && own > 0 && own < p->kills)
+			print_split(p);
 		if (p->misses || p->anomalies)
 			printf("       ! %d not reclaimed within %.0f s, %d anomalies\n", p->misses,
 			       GIVE_UP_NS / 1e9, p->anomalies);
