@@ -36,6 +36,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -375,6 +376,17 @@ static bool all_back(iol_table *t, const struct victim *v)
 	       atomic_load(&t->procs[v->rec].gen) != v->gen;
 }
 
+/* Say what failed, for the parent to print; returns err. */
+static int fail(struct phase *ph, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(ph->err, sizeof(ph->err), fmt, ap);
+	va_end(ap);
+	return err;
+}
+
 static int observe(struct phase *ph)
 {
 	int n = ph->n, mx[MAX_N], sem;
@@ -388,25 +400,21 @@ static int observe(struct phase *ph)
 	ph->obs_fd_before = count_fds(0);
 	err = iol_table_open(o.table, NULL, &t);
 	if (err)
-		return snprintf(ph->err, sizeof(ph->err), "iol_table_open: %s", strerror(-err)),
-		       err;
+		return fail(ph, err, "iol_table_open: %s", strerror(-err));
 	ph->obs_fd_opened = count_fds(0);
 	sem = iol_semaphore_open(t, "shared", IOL_CREATE, 0, 1);
 	if (sem < 0)
-		return snprintf(ph->err, sizeof(ph->err), "semaphore: %s", strerror(-sem)), sem;
+		return fail(ph, sem, "semaphore: %s", strerror(-sem));
 	for (int i = 0; i < n; i++) {
 		char name[64];
 
 		name_of(name, sizeof(name), "m", i);
 		mx[i] = iol_mutex_open(t, name, IOL_CREATE, false);
 		if (mx[i] < 0)
-			return snprintf(ph->err, sizeof(ph->err), "mutex: %s", strerror(-mx[i])),
-			       mx[i];
+			return fail(ph, mx[i], "mutex: %s", strerror(-mx[i]));
 		err = spawn(i, &r);
 		if (err)
-			return snprintf(ph->err, sizeof(ph->err), "child %d: %s", i,
-					strerror(-err)),
-			       err;
+			return fail(ph, err, "child %d: %s", i, strerror(-err));
 		ph->fd_before[i] = r.fd_before;
 		if (r.fd_opened - r.fd_before > ph->fd_opened_max)
 			ph->fd_opened_max = r.fd_opened - r.fd_before;
@@ -440,17 +448,14 @@ static int observe(struct phase *ph)
 		settle(n);
 		v.rec = record_of(t, kids[i].pid);
 		if (v.rec == UINT32_MAX)
-			return snprintf(ph->err, sizeof(ph->err), "child %d has no record", i),
-			       -ESRCH;
+			return fail(ph, -ESRCH, "child %d has no record", i);
 		v.gen = atomic_load(&t->procs[v.rec].gen);
 		ph->own_target[k] = our_target(t) == v.rec;
 		t0 = bench_now_ns();
 		kill(kids[i].pid, SIGKILL);
 		if (!ph->prompt) {
 			if (waitpid(kids[i].pid, &st, 0) != kids[i].pid)
-				return snprintf(ph->err, sizeof(ph->err), "waitpid: %s",
-						strerror(errno)),
-				       -errno;
+				return fail(ph, -errno, "waitpid: %s", strerror(errno));
 			iol_table_reclaim(t);
 		}
 		for (;;) {
@@ -484,9 +489,7 @@ static int observe(struct phase *ph)
 			ph->anomalies++;
 		err = spawn(i, &r);
 		if (err)
-			return snprintf(ph->err, sizeof(ph->err), "respawn %d: %s", i,
-					strerror(-err)),
-			       err;
+			return fail(ph, err, "respawn %d: %s", i, strerror(-err));
 	}
 	for (int i = 0; i < n; i++) {
 		int st;
@@ -575,7 +578,12 @@ static void parse(int argc, char **argv)
 
 		if (!strcmp(argv[i], "--quick") || !strcmp(argv[i], "-q")) {
 			o.quick = true;
-		} else if (!strcmp(argv[i], "--seed") && i + 1 < argc) {
+		} else if (!strcmp(argv[i], "--seed")) {
+			if (i + 1 == argc) {
+				fprintf(stderr, "%s: --seed needs a value\n", argv[0]);
+				usage(stderr, argv[0]);
+				exit(2);
+			}
 			errno = 0;
 			unsigned long v = strtoul(argv[++i], &end, 10);
 			if (errno || *end || end == argv[i] || v > UINT32_MAX) {
