@@ -684,6 +684,17 @@ int main(int argc, char **argv)
 			printf("       ! %d not reclaimed within %.0f s, %d anomalies\n", p->misses,
 			       GIVE_UP_NS / 1e9, p->anomalies);
 	}
+	for (int r = 0; r < rounds; r++) {
+		double s[MAX_KILLS], sb[MAX_KILLS];
+		const struct phase *p = &ph[2 * r], *b = &ph[2 * r + 1];
+
+		sorted_copy(p, s);
+		sorted_copy(b, sb);
+		printf("  N=%-3d sentinels/baseline: p50 %.2fx, p95 %.2fx, max %.2fx\n", p->n,
+		       pct(s, p->kills, 0.5) / pct(sb, b->kills, 0.5),
+		       pct(s, p->kills, 0.95) / pct(sb, b->kills, 0.95),
+		       s[p->kills - 1] / sb[b->kills - 1]);
+	}
 	printf("  goal (issue 12): p95 <= 50 ms, max <= 250 ms\n");
 
 	printf("\nIdle: every thread asleep, then %.1f s with nobody dying\n", o.idle_s);
