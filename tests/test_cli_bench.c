@@ -90,6 +90,13 @@ static void standard_programs(void)
 		       "\"unit\":\"us\",\"better\":\"lower\",\"iolayer\":{\"median\":41.9,\"min\":"
 		       "40.9,\"max\":42.1,\"runs\":5},\"baseline\":null,\"baseline_value\":null,"
 		       "\"ratio\":null,\"ratio_is\":null,\"goal\":null,\"goal_met\":null"));
+	program("reclaim_bench",
+		RESULT("reclaim_bench", "reclaim after SIGKILL, 10 other attached",
+		       "\"unit\":\"ms\",\"better\":\"lower\",\"iolayer\":{\"median\":1.4,\"min\":"
+		       "0.9,\"max\":3.4,\"runs\":50},\"baseline\":\"waitpid + iol_table_reclaim\","
+		       "\"baseline_value\":{\"median\":1.6,\"min\":1.1,\"max\":6.1,\"runs\":50},"
+		       "\"ratio\":0.86,\"ratio_is\":\"iolayer/baseline\",\"goal\":null,"
+		       "\"goal_met\":null"));
 	program(
 	    "daemon_baseline",
 	    RESULT("daemon_baseline", "create+close",
@@ -167,7 +174,7 @@ static void test_bench_runs_every_program_into_one_table(void **state)
 	if (r.status != 0)
 		fail_msg("status %d\nstdout:\n%s\nstderr:\n%s", r.status, r.out, r.err);
 	/* the header */
-	has(r.out, "quick run of 5 benchmark programs");
+	has(r.out, "quick run of 6 benchmark programs");
 	has(r.out, "kernel:");
 	has(r.out, "liburing:");
 	has(r.out, "load:");
@@ -177,6 +184,8 @@ static void test_bench_runs_every_program_into_one_table(void **state)
 	has(r.out, "| sync_bench | mutex uncontended | 42.4 ns [39.2, 43.8] | robust pthread | "
 		   "27.7 ns [27.2, 30.5] | 1.53x | <= 1.50x | **NO** |");
 	has(r.out, "| process_bench | exit to wake | 41.9 us [40.9, 42.1] | - |  |  |  |  |");
+	has(r.out, "| reclaim_bench | reclaim after SIGKILL, 10 other attached | 1.40 ms [0.90, "
+		   "3.40] | waitpid + iol_table_reclaim | 1.60 ms [1.10, 6.10] | 0.86x |  |  |");
 	has(r.out, "| daemon_baseline | create+close | 100 ns [90.0, 110] | daemon | 6000 ns "
 		   "[5900, 6100] | 60.0x (b/i) | >= 50x | yes |");
 	has(r.out, "| scaling_bench | mutex contended, 2 threads | 30.0 Mops/s [28.0, 31.0] | "
@@ -253,7 +262,7 @@ static void test_bench_reports_a_failing_program(void **state)
 	has(r.out, "| sync_bench | mutex uncontended |");
 	has(r.out, "| pool_bench | echo, 256 connections |");
 	assert_null(strstr(r.out, "| daemon_baseline |"));
-	has(r.out, "full run of 5 benchmark programs");
+	has(r.out, "full run of 6 benchmark programs");
 	run_free(&r);
 	char *s = read_file(json);
 
