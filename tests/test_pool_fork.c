@@ -36,8 +36,9 @@
  */
 static bool threads_idle(int timeout_ms)
 {
-	static const long idle[] = {SYS_epoll_wait, SYS_epoll_pwait, SYS_io_uring_enter, SYS_futex,
-				    SYS_futex_waitv};
+	/* (ThreadSanitizer's own background thread naps in nanosleep.) */
+	static const long idle[] = {SYS_epoll_wait,  SYS_epoll_pwait, SYS_io_uring_enter, SYS_futex,
+				    SYS_futex_waitv, SYS_nanosleep,   SYS_clock_nanosleep};
 	int64_t deadline = ph_now_ns() + (int64_t)timeout_ms * 1000000;
 	pid_t self = ph_gettid();
 
@@ -127,6 +128,21 @@ static int child_main(void *arg)
 	return 0;
 }
 
+/*
+ * GCC 12's ThreadSanitizer cannot follow this: a thread the child creates
+ * may get the stack, and so the id, of one of the parent's pool threads,
+ * which its registry (copied at the fork) still holds ("dup thread with
+ * used id").  The plain and AddressSanitizer runs check the behaviour.
+ */
+static void skip_under_tsan(void)
+{
+#if defined(__SANITIZE_THREAD__)
+	print_message("skipped: ThreadSanitizer cannot follow threads created after fork() "
+		      "in a threaded process\n");
+	skip();
+#endif
+}
+
 static void test_parent_pool_refused_in_child(void **state)
 {
 	struct tp_env *env = tp_env(state);
@@ -136,6 +152,7 @@ static void test_parent_pool_refused_in_child(void **state)
 	int sv[2];
 	pid_t pid;
 
+	skip_under_tsan();
 	memset(&r, 0, sizeof(r));
 	tp_socketpair(sv);
 	f.sock = sv[1];
@@ -189,6 +206,7 @@ static int middle_main(void *arg)
 static void test_child_pool_refused_in_grandchild(void **state)
 {
 	(void)tp_env(state);
+	skip_under_tsan();
 	assert_true(threads_idle(PH_LONG_MS / 2)); /* this test's own pool too */
 	assert_int_equal(ph_reap(ph_fork(middle_main, NULL), PH_LONG_MS), 0);
 }
