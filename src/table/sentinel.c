@@ -108,6 +108,33 @@ static uint32_t ring_next(iol_table *t, uint32_t p)
 	return UINT32_MAX;
 }
 
+bool ioli_live_word_watch(_Atomic uint32_t *w, uint32_t stid, uint32_t *val)
+{
+	uint32_t v = atomic_load_explicit(w, memory_order_acquire);
+
+	for (;;) {
+		if (ioli_live_word_dead(v, stid))
+			return false;
+		if (v & FUTEX_WAITERS)
+			break;
+		/* The kernel wakes a waiter at the holder's death only when
+		 * FUTEX_WAITERS is set. */
+		if (atomic_compare_exchange_weak(w, &v, v | FUTEX_WAITERS)) {
+			v |= FUTEX_WAITERS;
+			break;
+		}
+	}
+	*val = v;
+	return true;
+}
+
+void ioli_sentinel_release(iol_table *t, _Atomic uint32_t *w)
+{
+	if (atomic_exchange(w, 0) & FUTEX_WAITERS)
+		ioli_futex_wake(w, INT_MAX, false);
+	ioli_sentinel_untrack(t, w);
+}
+
 /*
  * Sleep until one of: stop, our poke word moves, the watched process's
  * liveness word changes.  Returns true when the watched process died (its
@@ -133,19 +160,8 @@ static bool watch_once(iol_table *t, struct ioli_sentinel *s)
 	if (target != UINT32_MAX) {
 		pr = &t->procs[target];
 		stid = atomic_load_explicit(&pr->stid, memory_order_acquire);
-		v = atomic_load_explicit(&pr->live, memory_order_acquire);
-		for (;;) {
-			if (ioli_live_word_dead(v, stid))
-				return true;
-			if (v & FUTEX_WAITERS)
-				break;
-			/* The kernel wakes a waiter at the holder's death only
-			 * when FUTEX_WAITERS is set. */
-			if (atomic_compare_exchange_weak(&pr->live, &v, v | FUTEX_WAITERS)) {
-				v |= FUTEX_WAITERS;
-				break;
-			}
-		}
+		if (!ioli_live_word_watch(&pr->live, stid, &v))
+			return true;
 		ioli_waitv_entry(&w[n++], &pr->live, v, false);
 	}
 	if (atomic_load(&s->stop))
@@ -203,8 +219,7 @@ int ioli_sentinel_tid(iol_table *t)
 	s = t->sentinel;
 	if (s) {
 		pthread_mutex_unlock(&start_lock);
-		return (int32_t)atomic_load(&s->tid) > 0 ? (int)atomic_load(&s->tid)
-							 : (int)(int32_t)atomic_load(&s->tid);
+		return (int)(int32_t)atomic_load(&s->tid); /* tid, or -errno */
 	}
 	s = calloc(1, sizeof(*s));
 	if (!s) {
@@ -310,7 +325,8 @@ void ioli_sentinel_untrack(iol_table *t, _Atomic uint32_t *word)
 	pthread_mutex_unlock(&s->lock);
 }
 
-void ioli_sentinel_poke(iol_table *t, uint32_t p)
+/* Make process record p's sentinel pick the record it watches again. */
+static void poke_record(iol_table *t, uint32_t p)
 {
 	if (p >= t->max_procs)
 		return;
@@ -327,6 +343,22 @@ void ioli_sentinel_attached(iol_table *t, uint32_t self)
 	atomic_store(&s->self, self);
 	atomic_fetch_add(&s->kick, 1);
 	ioli_futex_wake(&s->kick, INT_MAX, true);
+}
+
+void ioli_sentinel_joined(iol_table *t, uint32_t p)
+{
+	uint32_t n = ioli_proc_hwm(t);
+
+	/* Our ring predecessor now watches us (we watch its old target). */
+	for (uint32_t i = 1; i < n; i++) {
+		uint32_t q = (p + n - i) % n;
+
+		if (atomic_load(&t->procs[q].state) == IOLI_PROC_LIVE) {
+			poke_record(t, q);
+			break;
+		}
+	}
+	ioli_sentinel_attached(t, p);
 }
 
 void ioli_sentinel_stop(iol_table *t)

@@ -429,18 +429,7 @@ static int attach(iol_table *t)
 		t->self = p;
 		t->self_gen = atomic_load_explicit(&pr->gen, memory_order_relaxed);
 		ioli_tunlock(t);
-		/* Our predecessor in the ring now watches us (we watch its old
-		 * target); our own sentinel looks for its target too. */
-		uint32_t n = ioli_proc_hwm(t);
-		for (uint32_t i = 1; i < n; i++) {
-			uint32_t q = (p + n - i) % n;
-
-			if (atomic_load(&t->procs[q].state) == IOLI_PROC_LIVE) {
-				ioli_sentinel_poke(t, q);
-				break;
-			}
-		}
-		ioli_sentinel_attached(t, p);
+		ioli_sentinel_joined(t, p);
 		return 0;
 	}
 	ioli_tunlock(t);
@@ -499,9 +488,7 @@ static void detach(iol_table *t)
 	ioli_tunlock(t);
 	if (freed) {
 		/* Wakes whoever watches us, to move on to our successor. */
-		if (atomic_exchange(&pr->live, 0) & FUTEX_WAITERS)
-			ioli_futex_wake(&pr->live, INT_MAX, false);
-		ioli_sentinel_untrack(t, &pr->live);
+		ioli_sentinel_release(t, &pr->live);
 	}
 }
 

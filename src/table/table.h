@@ -403,8 +403,15 @@ void ioli_sentinel_untrack(iol_table *t, _Atomic uint32_t *word);
 /* Tell our own sentinel we attached as record self (UINT32_MAX: detached):
  * it watches the next record only while we are attached. */
 void ioli_sentinel_attached(iol_table *t, uint32_t self);
-/* Make process record p's sentinel pick the record it watches again. */
-void ioli_sentinel_poke(iol_table *t, uint32_t p);
+/* We attached as record p: tell our ring predecessor to watch us, and our
+ * own sentinel to start watching. */
+void ioli_sentinel_joined(iol_table *t, uint32_t p);
+/* Give up a liveness word we hold: clear it, wake whoever watches it, and
+ * take it off the robust list. */
+void ioli_sentinel_release(iol_table *t, _Atomic uint32_t *w);
+/* Watch liveness word w, expected to hold stid: false when its holder is
+ * gone; else FUTEX_WAITERS is set in it and *val is the value to sleep on. */
+bool ioli_live_word_watch(_Atomic uint32_t *w, uint32_t stid, uint32_t *val);
 /* Stop and join t's sentinel (nothing of ours may hold its tid then). */
 void ioli_sentinel_stop(iol_table *t);
 /* In a fork()ed child: the sentinel is the parent's; forget it. */

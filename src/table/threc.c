@@ -347,19 +347,8 @@ _Atomic uint32_t *ioli_owner_live_word(iol_table *t, uint32_t owner, uint32_t *v
 	if (!r)
 		return NULL;
 	lw = live_word(r);
-	v = atomic_load_explicit(lw, memory_order_acquire);
-	/* Set FUTEX_WAITERS: the kernel wakes a waiter at the owner's death
-	 * only when the bit is set. */
-	for (;;) {
-		if (ioli_live_word_dead(v, atomic_load_explicit(&r->stid, memory_order_relaxed)))
-			return NULL;
-		if (v & FUTEX_WAITERS)
-			break;
-		if (atomic_compare_exchange_weak(lw, &v, v | FUTEX_WAITERS)) {
-			v |= FUTEX_WAITERS;
-			break;
-		}
-	}
+	if (!ioli_live_word_watch(lw, atomic_load_explicit(&r->stid, memory_order_relaxed), &v))
+		return NULL;
 	*val = v;
 	return lw;
 }
@@ -424,9 +413,7 @@ static void tls_rec_release(struct tls_rec *tr)
 		atomic_store(&r->wait_n, 0);
 		/* Clear before freeing, and wake whoever sleeps on it: this
 		 * thread is gone as far as its mutexes' waiters care. */
-		if (atomic_exchange(live_word(r), 0) & FUTEX_WAITERS)
-			ioli_futex_wake(live_word(r), INT_MAX, false);
-		ioli_sentinel_untrack(t, live_word(r));
+		ioli_sentinel_release(t, live_word(r));
 		if (ioli_tlock(t) == 0) {
 			if (atomic_load_explicit(&r->state, memory_order_relaxed) ==
 				IOLI_THREC_LIVE &&
