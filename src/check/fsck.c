@@ -741,13 +741,25 @@ static void check_slots(struct ctx *c, const uint32_t *sum)
 	}
 }
 
-/* ---- the free list ------------------------------------------------------ */
+/* ---- free lists ------------------------------------------------------ */
 
-static void check_free_list(struct ctx *c)
+/* A free list of slots or thread records, linked through index + 1. */
+struct free_list {
+	const char *list_id, *leak_id; /* finding ids */
+	const char *name, *item;       /* "the free list", "slot" */
+	_Atomic uint32_t *head;
+	uint32_t hwm; /* entries [0, hwm) have been used */
+	bool (*is_free)(iol_table *t, uint32_t i);
+	_Atomic uint32_t *(*next)(iol_table *t, uint32_t i);
+};
+
+/* The list holds every free entry below the mark once, and nothing else:
+ * cut at the first bad link, and every free entry put back. */
+static void check_list(struct ctx *c, const struct free_list *l)
 {
 	iol_table *t = c->t;
-	uint64_t *seen = bitmap(c->hwm + 1);
-	_Atomic uint32_t *link = &t->hdr->free_head;
+	uint64_t *seen = bitmap(l->hwm + 1);
+	_Atomic uint32_t *link = l->head;
 	uint32_t steps = 0;
 
 	if (!seen)
@@ -758,40 +770,70 @@ static void check_free_list(struct ctx *c)
 
 		if (next == 0)
 			break;
-		if (i >= c->hwm)
+		if (i >= l->hwm)
 			why = "points past the high-water mark";
-		else if (atomic_load(&ioli_slot(t, i)->state) & IOLI_SLOT_LIVE)
-			why = "holds a live slot";
+		else if (!l->is_free(t, i))
+			why = "holds a live entry";
 		else if (test_and_set(seen, i))
 			why = "loops";
-		if (why || ++steps > c->hwm) {
+		if (why || ++steps > l->hwm) {
 			bool ok = c->repair && lock(c);
 
 			if (ok) {
-				ioli_tset(t, link, 0); /* cut here; leaked slots go back below */
+				ioli_tset(t, link, 0); /* cut here; the rest goes back below */
 				unlock(c);
 			}
-			finding(c, "free-list", next - 1, ok, "the free list %s (entry %u)",
-				why ? why : "is too long", next - 1);
+			finding(c, l->list_id, i, ok, "%s %s (entry %u)", l->name,
+				why ? why : "is too long", i);
 			break;
 		}
-		link = &ioli_slot(t, i)->next;
+		link = l->next(t, i);
 	}
-	for (uint32_t i = 0; i < c->hwm; i++) {
-		if ((atomic_load(&ioli_slot(t, i)->state) & IOLI_SLOT_LIVE) ||
-		    (seen[i / 64] & (1ull << (i % 64))))
+	for (uint32_t i = 0; i < l->hwm; i++) {
+		if (!l->is_free(t, i) || (seen[i / 64] & (1ull << (i % 64))))
 			continue;
 		bool ok = c->repair && lock(c);
 		if (ok) {
-			struct ioli_slot *s = ioli_slot(t, i);
-
-			ioli_tset(t, &s->next, atomic_load(&t->hdr->free_head));
-			ioli_tset(t, &t->hdr->free_head, i + 1);
+			ioli_tset(t, l->next(t, i), atomic_load(l->head));
+			ioli_tset(t, l->head, i + 1);
 			unlock(c);
 		}
-		finding(c, "free-leak", i, ok, "slot %u is neither live nor on the free list", i);
+		finding(c, l->leak_id, i, ok, "%s %u is neither live nor on the free list", l->item,
+			i);
 	}
 	free(seen);
+}
+
+static bool slot_free(iol_table *t, uint32_t i)
+{
+	return !(atomic_load(&ioli_slot(t, i)->state) & IOLI_SLOT_LIVE);
+}
+
+static _Atomic uint32_t *slot_next(iol_table *t, uint32_t i)
+{
+	return &ioli_slot(t, i)->next;
+}
+
+static bool threc_free(iol_table *t, uint32_t i)
+{
+	return atomic_load(&t->threcs[i].state) == IOLI_THREC_FREE;
+}
+
+static _Atomic uint32_t *threc_next(iol_table *t, uint32_t i)
+{
+	return &t->threcs[i].next;
+}
+
+static void check_free_list(struct ctx *c)
+{
+	check_list(c, &(struct free_list){.list_id = "free-list",
+					  .leak_id = "free-leak",
+					  .name = "the free list",
+					  .item = "slot",
+					  .head = &c->t->hdr->free_head,
+					  .hwm = c->hwm,
+					  .is_free = slot_free,
+					  .next = slot_next});
 }
 
 /* ---- the name index ----------------------------------------------------- */
@@ -934,58 +976,17 @@ static uint32_t check_threc_mark(struct ctx *c, uint32_t hwm)
 	return used;
 }
 
-/* The free list holds every free record below the mark once, and nothing
- * else: cut at the first bad link, and every free record put back. */
+/* The thread records' free list, as the slots' (check_list). */
 static void check_threc_list(struct ctx *c, uint32_t hwm)
 {
-	iol_table *t = c->t;
-	uint32_t steps = 0;
-	_Atomic uint32_t *link = &t->hdr->threc_free;
-	uint64_t *seen;
-
-	seen = bitmap(hwm + 1);
-	if (!seen)
-		return;
-	for (;;) {
-		uint32_t next = atomic_load(link), i = next - 1;
-		const char *why = NULL;
-
-		if (next == 0)
-			break;
-		if (i >= hwm)
-			why = "points past the high-water mark";
-		else if (atomic_load(&t->threcs[i].state) != IOLI_THREC_FREE)
-			why = "holds a live record";
-		else if (test_and_set(seen, i))
-			why = "loops";
-		if (why || ++steps > hwm) {
-			bool ok = c->repair && lock(c);
-
-			if (ok) {
-				ioli_tset(t, link, 0); /* cut here; the rest goes back below */
-				unlock(c);
-			}
-			finding(c, "threc-free-list", i, ok,
-				"the thread record free list %s (entry %u)",
-				why ? why : "is too long", i);
-			break;
-		}
-		link = &t->threcs[i].next;
-	}
-	for (uint32_t i = 0; i < hwm; i++) {
-		if (atomic_load(&t->threcs[i].state) != IOLI_THREC_FREE ||
-		    (seen[i / 64] & (1ull << (i % 64))))
-			continue;
-		bool ok = c->repair && lock(c);
-		if (ok) {
-			ioli_tset(t, &t->threcs[i].next, atomic_load(&t->hdr->threc_free));
-			ioli_tset(t, &t->hdr->threc_free, i + 1);
-			unlock(c);
-		}
-		finding(c, "threc-free-leak", i, ok,
-			"thread record %u is neither live nor on the free list", i);
-	}
-	free(seen);
+	check_list(c, &(struct free_list){.list_id = "threc-free-list",
+					  .leak_id = "threc-free-leak",
+					  .name = "the thread record free list",
+					  .item = "thread record",
+					  .head = &c->t->hdr->threc_free,
+					  .hwm = hwm,
+					  .is_free = threc_free,
+					  .next = threc_next});
 }
 
 static void check_threcs(struct ctx *c)
