@@ -91,6 +91,41 @@ static bool victim_gone(int sem, uint32_t want_refs, iol_table *t)
 	return true;
 }
 
+/* Our table, with the "shared" semaphore the children take references
+ * to, and the mutex "m" the victim owns (m NULL: none). */
+static iol_table *open_shared(int *sem, int *m)
+{
+	iol_table *t;
+
+	assert_int_equal(iol_table_open(TABLE, NULL, &t), 0);
+	*sem = iol_semaphore_open(t, "shared", IOL_CREATE, 0, 1);
+	assert_true(*sem > 0);
+	if (m) {
+		*m = iol_mutex_open(t, "m", IOL_CREATE, false);
+		assert_true(*m > 0);
+	}
+	return t;
+}
+
+/* Poll the semaphore's reference count (every 200 us) until it is want;
+ * nanoseconds since t0, failing past the bound. */
+static uint64_t until_refs(int sem, uint32_t want, uint64_t t0)
+{
+	struct iol_info info;
+
+	for (;;) {
+		uint64_t dt = crash_now_ns() - t0;
+
+		assert_int_equal(iol_query(sem, &info), 0);
+		if (info.refs == want)
+			return dt;
+		if (dt > BOUND_NS)
+			fail_msg("%u references after %llu ms, expected %u", info.refs,
+				 (unsigned long long)(dt / 1000000), want);
+		nanosleep(&(struct timespec){.tv_nsec = 200000}, NULL);
+	}
+}
+
 /* Kill v; nanoseconds until everything it held is back (fails past the
  * bound). */
 static uint64_t kill_and_measure(struct crash_child *v, iol_table *t, int sem, uint32_t refs)
@@ -141,10 +176,8 @@ static void test_sigkill_reclaimed(void **state)
 	char c;
 
 	(void)state;
-	assert_int_equal(iol_table_open(TABLE, NULL, &t), 0);
-	int sem = iol_semaphore_open(t, "shared", IOL_CREATE, 0, 1);
-	int m = iol_mutex_open(t, "m", IOL_CREATE, false);
-	assert_true(sem > 0 && m > 0);
+	int sem, m;
+	t = open_shared(&sem, &m);
 	crash_fork(&v, victim, NULL);
 	crash_recv(&v, &c, 1);
 	/* While it lives: refused, present, counted. */
@@ -178,10 +211,8 @@ static void test_watcher_dies(void **state)
 	char c;
 
 	(void)state;
-	assert_int_equal(iol_table_open(TABLE, NULL, &t), 0);
-	int sem = iol_semaphore_open(t, "shared", IOL_CREATE, 0, 1);
-	int m = iol_mutex_open(t, "m", IOL_CREATE, false);
-	assert_true(sem > 0 && m > 0);
+	int sem, m;
+	t = open_shared(&sem, &m);
 	crash_fork(&a, bystander, NULL);
 	crash_recv(&a, &c, 1);
 	crash_fork(&b, bystander, NULL);
@@ -194,12 +225,9 @@ static void test_watcher_dies(void **state)
 	crash_recv(&v, &c, 1);
 	crash_kill(&a);
 	kill_and_measure(&v, t, sem, 2);
-	crash_kill(&b);
 	uint64_t t0 = crash_now_ns();
-	while (iol_query(sem, &info) == 0 && info.refs != 1) {
-		assert_true(crash_now_ns() - t0 < BOUND_NS);
-		nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
-	}
+	crash_kill(&b);
+	until_refs(sem, 1, t0);
 	assert_int_equal(iol_close(sem), 0);
 	assert_int_equal(iol_close(m), 0);
 	assert_int_equal(iol_table_close(t), 0);
@@ -220,13 +248,11 @@ static void test_crowd(void **state)
 	struct crash_child kids[CROWD];
 	uint64_t lat[CROWD];
 	iol_table *t;
-	struct iol_info info;
 	char c;
 
 	(void)state;
-	assert_int_equal(iol_table_open(TABLE, NULL, &t), 0);
-	int sem = iol_semaphore_open(t, "shared", IOL_CREATE, 0, 1);
-	assert_true(sem > 0);
+	int sem;
+	t = open_shared(&sem, NULL);
 	for (int i = 0; i < CROWD; i++) {
 		crash_fork(&kids[i], bystander, NULL);
 		crash_recv(&kids[i], &c, 1);
@@ -243,14 +269,7 @@ static void test_crowd(void **state)
 		uint64_t t0 = crash_now_ns();
 
 		crash_kill(&kids[i]);
-		for (;;) {
-			assert_int_equal(iol_query(sem, &info), 0);
-			if (info.refs == (uint32_t)(CROWD - i))
-				break;
-			assert_true(crash_now_ns() - t0 < BOUND_NS);
-			nanosleep(&(struct timespec){.tv_nsec = 200000}, NULL);
-		}
-		lat[i] = crash_now_ns() - t0;
+		lat[i] = until_refs(sem, (uint32_t)(CROWD - i), t0);
 	}
 	qsort(lat, CROWD, sizeof(lat[0]), cmp_u64);
 	print_message("  %d kills: p50 %.2f ms, p95 %.2f ms, max %.2f ms\n", CROWD,
@@ -340,13 +359,9 @@ static void test_idle_and_fds(void **state)
 	assert_true(crash_task_switches(getpid(), stid, &v1, &i1));
 	assert_int_equal(v1, v0);
 	uint64_t t0 = crash_now_ns();
-	struct iol_info info;
 	for (int i = 0; i < 8; i++)
 		crash_kill(&kids[i]);
-	while (iol_query(sem, &info) == 0 && info.refs != 1) {
-		assert_true(crash_now_ns() - t0 < BOUND_NS);
-		nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
-	}
+	until_refs(sem, 1, t0);
 	assert_int_equal(iol_close(sem), 0);
 	assert_int_equal(iol_table_close(t), 0);
 }
