@@ -333,21 +333,6 @@ static uint32_t record_of(iol_table *t, pid_t pid)
 	return UINT32_MAX;
 }
 
-/* The record our sentinel watches: the next live one after ours, in ring
- * order (src/table/sentinel.c). */
-static uint32_t our_target(iol_table *t)
-{
-	uint32_t n = ioli_proc_hwm(t);
-
-	for (uint32_t i = 1; i < n; i++) {
-		uint32_t q = (t->self + i) % n;
-
-		if (atomic_load(&t->procs[q].state) == IOLI_PROC_LIVE)
-			return q;
-	}
-	return UINT32_MAX;
-}
-
 struct victim {
 	int sem, mutex;
 	uint32_t refs; /* the semaphore's count once the victim's are gone */
@@ -450,7 +435,7 @@ static int observe(struct phase *ph)
 		if (v.rec == UINT32_MAX)
 			return fail(ph, -ESRCH, "child %d has no record", i);
 		v.gen = atomic_load(&t->procs[v.rec].gen);
-		ph->own_target[k] = our_target(t) == v.rec;
+		ph->own_target[k] = ioli_sentinel_target(t, t->self) == v.rec;
 		t0 = bench_now_ns();
 		kill(kids[i].pid, SIGKILL);
 		if (!ph->prompt) {

@@ -112,7 +112,8 @@ static int child_main(void *arg)
 	PH_CHECK_EQ(iol_pool_cancel(f->pool, f->parent_op), -EBADF);
 	PH_CHECK_EQ(iol_pool_buffers_create(f->pool, 4, 64, &group), -EBADF);
 	PH_CHECK_EQ(iol_pool_buffer_return(f->pool, IOL_CQE_BUFFER), -EBADF);
-	PH_CHECK(iol_pool_buffer(f->pool, IOL_CQE_BUFFER) == NULL);
+	/* (iol_pool_buffer() is NULL here too, but it is NULL without a
+	 * completion's buffer anyway: nothing to check it against.) */
 	PH_CHECK(iol_pool_backend(f->pool) == NULL);
 	PH_CHECK_EQ(iol_pool_threads(f->pool), 0);
 	/* Returns at once (no join of the parent's threads), and again. */

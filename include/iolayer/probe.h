@@ -17,7 +17,7 @@
  *
  * A seccomp filter that answers a probed call with ENOSYS, EPERM or EINVAL
  * makes that feature missing with that errno.  A probe that fails for lack
- * of resources (EMFILE, ENFILE, ENOMEM, EAGAIN) is not remembered: the
+ * of descriptors (EMFILE, ENFILE) is not remembered: the
  * feature reads as missing with that error, and the next iol_has() or
  * iol_features() call (or library call needing it) probes it again.
  * Settled answers never change.  (A filter that kills the

@@ -94,9 +94,9 @@ struct iol_exit_status {
  *            the failed child is reaped, nothing runs
  *   -EBADF   t was closed or inherited across fork()
  *   -ENOSPC, -EMFILE, -ENOMEM, -EAGAIN (fork limits), -ENOSYS
- *            (-EMFILE, -ENFILE, -ENOMEM, -EAGAIN also when the first
- *            probe of the pidfd calls ran out of them: nothing is
- *            remembered, a later call probes again and may succeed)
+ *            (-EMFILE, -ENFILE also when the first probe of the pidfd
+ *            calls ran out of descriptors: that is not remembered, a
+ *            later call probes again and may succeed)
  * The child does not inherit iolayer handles (it holds none after exec).
  */
 int iol_process_spawn(iol_table *t, const char *file, char *const argv[],
@@ -110,8 +110,8 @@ int iol_process_spawn(iol_table *t, const char *file, char *const argv[],
  * or, on kernels without pidfs, its identity cannot be told from an
  * ended process that had the same pid and start time),
  * -EPERM (another user's), -EINVAL (t NULL, pid <= 0), -EBADF (t closed or
- * inherited across fork()), -ENOSPC, -ENOSYS, or -EMFILE, -ENFILE, -ENOMEM,
- * -EAGAIN (as for iol_process_spawn: retried on the next call).
+ * inherited across fork()), -ENOSPC, -ENOSYS, -ENOMEM, -EAGAIN, or -EMFILE,
+ * -ENFILE (as for iol_process_spawn: retried on the next call).
  */
 int iol_process_open(iol_table *t, pid_t pid);
 

@@ -50,11 +50,17 @@ FILE *ioli_cli_replace(const char *path)
 		errno = -fd;
 		return NULL;
 	}
-	if (rename(tmp, path) != 0 || !(f = fdopen(fd, "w"))) {
+	/* fdopen first: once renamed, a failure would leave an empty file at
+	 * path that unlink(tmp) no longer removes. */
+	f = fdopen(fd, "w");
+	if (!f || rename(tmp, path) != 0) {
 		int e = errno;
 
 		unlink(tmp);
-		close(fd);
+		if (f)
+			fclose(f);
+		else
+			close(fd);
 		errno = e;
 		return NULL;
 	}

@@ -174,11 +174,14 @@ static void mask_feature(struct iol_features *f, int id, const char *why)
 		ioli_feat_missing(f, id, ENOSYS, "%s", why);
 }
 
-/* A probe that failed for want of descriptors, memory or processes says
- * nothing about the kernel: probe again later rather than remember it. */
+/* A probe that failed for want of descriptors says nothing about the
+ * kernel: probe again later rather than remember it.  Not ENOMEM or
+ * EAGAIN: io_uring_setup's ENOMEM is usually a fixed RLIMIT_MEMLOCK, and
+ * a limit that never lifts would have every iol_has() and pool start
+ * probe again (a fork, a ring) for the life of the process. */
 static bool resource_error(int err)
 {
-	return err == EMFILE || err == ENFILE || err == ENOMEM || err == EAGAIN;
+	return err == EMFILE || err == ENFILE;
 }
 
 static bool needs_retry(const struct iol_feature_info *fi, int id)

@@ -91,16 +91,13 @@ static struct robust_list *node_of(iol_table *t, _Atomic uint32_t *word)
 	return (struct robust_list *)(s->mirror + off);
 }
 
-/* The record after p (in ring order) that is attached, or UINT32_MAX. */
-static uint32_t ring_next(iol_table *t, uint32_t p)
+uint32_t ioli_sentinel_target(iol_table *t, uint32_t p)
 {
 	uint32_t n = ioli_proc_hwm(t);
 
-	for (uint32_t i = 1; i < n + 1; i++) {
-		uint32_t q = (p + i) % (n ? n : 1);
+	for (uint32_t i = 1; i < n; i++) {
+		uint32_t q = (p + i) % n;
 
-		if (q == p)
-			break;
 		if (atomic_load_explicit(&t->procs[q].state, memory_order_acquire) ==
 		    IOLI_PROC_LIVE)
 			return q;
@@ -155,7 +152,7 @@ static bool watch_once(iol_table *t, struct ioli_sentinel *s)
 	if (self < t->max_procs && watching()) {
 		poke = atomic_load_explicit(&t->procs[self].poke, memory_order_acquire);
 		ioli_waitv_entry(&w[n++], &t->procs[self].poke, poke, false);
-		target = ring_next(t, self);
+		target = ioli_sentinel_target(t, self);
 	}
 	if (target != UINT32_MAX) {
 		pr = &t->procs[target];

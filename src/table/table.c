@@ -458,9 +458,7 @@ static void detach(iol_table *t)
 		if (!(atomic_load(&pr->row_pages[page / 64]) & (1ull << (page % 64))))
 			continue;
 		for (uint32_t s = page * 1024u; s < t->nslots && s < (page + 1) * 1024u; s++) {
-			uint32_t n = atomic_load_explicit(&row[s], memory_order_relaxed);
-
-			if (!n)
+			if (!atomic_load_explicit(&row[s], memory_order_relaxed))
 				continue;
 			if (ioli_tlock(t))
 				return;
@@ -468,12 +466,10 @@ static void detach(iol_table *t)
 				ioli_tunlock(t);
 				return;
 			}
-			n = atomic_load_explicit(&row[s], memory_order_relaxed);
-			if (atomic_load_explicit(&ioli_slot(t, s)->state, memory_order_relaxed) &
-			    IOLI_SLOT_LIVE)
-				ioli_ref_put_n(t, t->self, s, n);
-			else
-				ioli_tset(t, &row[s], 0);
+			/* The whole count in one go; on a slot that is not live it
+			 * is only dropped (ioli_ref_put_n checks). */
+			ioli_ref_put_n(t, t->self, s,
+				       atomic_load_explicit(&row[s], memory_order_relaxed));
 			ioli_tunlock(t);
 		}
 	}

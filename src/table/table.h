@@ -403,6 +403,9 @@ void ioli_sentinel_untrack(iol_table *t, _Atomic uint32_t *word);
 /* Tell our own sentinel we attached as record self (UINT32_MAX: detached):
  * it watches the next record only while we are attached. */
 void ioli_sentinel_attached(iol_table *t, uint32_t self);
+/* The record the sentinel of record p watches: the next attached one in
+ * ring (record) order, or UINT32_MAX when p is alone. */
+uint32_t ioli_sentinel_target(iol_table *t, uint32_t p);
 /* We attached as record p: tell our ring predecessor to watch us, and our
  * own sentinel to start watching. */
 void ioli_sentinel_joined(iol_table *t, uint32_t p);
