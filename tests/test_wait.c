@@ -554,7 +554,7 @@ static void test_wait_many_release_wakes_one(void **state)
 static void test_wait_many_passes_on(void **state)
 {
 	struct th_tab tt;
-	int x, sem;
+	int x, sem, passed_on = 0;
 
 	(void)state;
 	th_tab_new(&tt, "many-pass", 0);
@@ -575,6 +575,7 @@ static void test_wait_many_passes_on(void **state)
 		assert_int_equal(iol_semaphore_release(x, 1), 0);
 		ra = th_waiter_join(&a);
 		assert_true(ra == 0 || ra == 1);
+		passed_on += ra == 0;
 		if (ra == 1) { /* A took S: X's unit stays, B needs another */
 			assert_int_equal(iol_wait(x, 0), 0);
 			assert_int_equal(iol_semaphore_release(sem, 1), 0);
@@ -584,6 +585,11 @@ static void test_wait_many_passes_on(void **state)
 		assert_int_equal(sem_count(sem), 0);
 	}
 	th_tab_del(&tt);
+	/* Only the rounds where A took X needed the pass-on: none, and the
+	 * test proved nothing (the scheduler always ran A in between). */
+	print_message("  %d of 20 rounds needed the pass-on\n", passed_on);
+	if (!passed_on)
+		skip();
 }
 
 static void test_wait_many_limits(void **state)

@@ -80,8 +80,7 @@ static void mutex_wake(iol_table *t, struct ioli_slot *s)
 {
 	uint32_t w, now;
 
-	if (atomic_load(&s->waiters) == 0)
-		return;
+	/* The caller saw waiters (seq_cst, after its release CAS). */
 	if (atomic_load(&s->multi) > 0) {
 		ioli_wake(t, s, INT_MAX); /* wait-all waiters: everyone */
 		return;

@@ -635,10 +635,9 @@ struct ioli_me {
  * -ETIMEDOUT at the deadline dl when that is sooner (NULL: none; a deadline
  * already passed only tries). */
 struct ioli_me *ioli_me_find(iol_table *t);
-int ioli_me_get(iol_table *t, struct ioli_me **out);
 struct ioli_deadline;
 int ioli_me_get_until(iol_table *t, const struct ioli_deadline *dl, struct ioli_me **out);
-/* For a wait's attempts: ioli_me_get() giving T 10 ms at most (-ETIMEDOUT;
+/* For a wait's attempts: ioli_me_get_until() giving T 10 ms at most (-ETIMEDOUT;
  * the wait then allocates with its deadline, ioli_self_owner_until). */
 int ioli_me_try(iol_table *t, struct ioli_me **out);
 /* Track a mutex the thread took / released. */
@@ -680,7 +679,6 @@ bool ioli_owner_alive(iol_table *t, uint32_t owner, pid_t *tid);
 _Atomic uint32_t *ioli_owner_live_word(iol_table *t, uint32_t owner, uint32_t *val);
 /* Track mutexes the calling thread owns (for abandonment at its exit). */
 void ioli_owned_push(iol_table *t, uint32_t slot);
-void ioli_owned_pop(iol_table *t, uint32_t slot);
 /* Drop the calling thread's record in t (table close). */
 void ioli_threc_release_self(iol_table *t);
 void ioli_threc_after_fork(void);

@@ -209,11 +209,6 @@ int ioli_self_owner_until(iol_table *t, const struct ioli_deadline *dl, uint32_t
 
 static int me_alloc(iol_table *t, const struct ioli_deadline *dl, struct ioli_me **out);
 
-int ioli_me_get(iol_table *t, struct ioli_me **out)
-{
-	return ioli_me_get_until(t, NULL, out);
-}
-
 int ioli_me_try(iol_table *t, struct ioli_me **out)
 {
 	struct tls_rec *tr = tls_find(t);
@@ -378,14 +373,6 @@ void ioli_me_push(struct ioli_me *tr, uint32_t slot)
 	tr->owned[tr->nowned].gen =
 	    atomic_load_explicit(&ioli_slot(t, slot)->gen, memory_order_relaxed);
 	tr->nowned++;
-}
-
-void ioli_owned_pop(iol_table *t, uint32_t slot)
-{
-	struct tls_rec *tr = tls_find(t);
-
-	if (tr)
-		ioli_me_pop(tr, slot);
 }
 
 void ioli_me_pop(struct ioli_me *tr, uint32_t slot)

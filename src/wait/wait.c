@@ -226,8 +226,7 @@ static void pass_on(struct wait *w, int r)
 		/* A LOCKED word is about to change: pass the wake on. */
 		if (!(v & IOLI_W_LOCKED) && !o->ops->available(o, v))
 			continue;
-		if (atomic_load(&s->waiters) > 0)
-			ioli_futex_wake(&s->word, 1, o->r.t->futex_private);
+		ioli_wake(o->r.t, s, 1);
 	}
 }
 
