@@ -235,6 +235,6 @@ const struct ioli_obj_ops ioli_event_ops = {
     .claim = event_claim,
     .wait_begin = event_wait_begin,
     .wait_end = event_wait_end,
-    .available = event_available,
+    .pass_wake = event_available,
     .signal = iol_event_set,
 };

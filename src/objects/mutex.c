@@ -12,7 +12,6 @@
  */
 #include <errno.h>
 #include <limits.h>
-#include <time.h>
 
 #include "futex/futex.h"
 #include "src/fault.h"
@@ -49,73 +48,34 @@ static void took(struct ioli_waitobj *o, struct ioli_me *m)
 }
 
 /*
- * Wake after a release, at most one sleeper at a time.
+ * Who wakes whom.  A waiter about to sleep on an owned word first sets
+ * SLEEPERS in it (mutex_before_sleep); a release that finds SLEEPERS wakes
+ * one sleeper, and the release's store of 0 clears the bit.  A release
+ * without it makes no system call and reads nothing else, so the owner
+ * that takes the mutex straight back, as a running thread under
+ * contention does, pays for a wake once per sleep of a waiter, not once
+ * per release (glibc's robust mutex keeps FUTEX_WAITERS the same way).
  *
- * Every release with a waiter registered would otherwise enter the kernel,
- * even when the releasing thread takes the mutex straight back and the
- * sleeper it woke only finds it taken and sleeps again: under contention
- * that is one futex call per acquisition.  As glibc's mutex does by
- * resetting its contended state on release, a release here skips the wake
- * while a sleeper it woke has not retried yet: that sleeper's retry comes
- * after this release and sees its state, and every waiter back from a
- * sleep clears the mark after its next attempt (the woken one is among
- * them: a futex wake always ends the sleep it wakes).  Nothing is lost
- * while the woken sleeper runs.  If it died before retrying, the mark would hold every later wake
- * back, so it is a coarse timestamp that holds them back for a few
- * milliseconds at most (the wake is then sent again), not a flag.
+ * The bit can be gone while others still sleep: the release that cleared
+ * it woke one of them, and that one carries the mark on.  It either takes
+ * the mutex with SLEEPERS set (acquire_bits), or sets it again before it
+ * sleeps, or, leaving without
+ * the mutex (a deadline, another object of a wait-any, an error), passes
+ * the wake on (mutex_pass_on, src/wait/wait.c pass_on).  If it dies in
+ * between, the reclaim of its process wakes the object's sleepers
+ * (ioli_waiter_return_dead).
  */
-static int mutex_try(struct ioli_waitobj *o);
-
-static uint32_t coarse_now(void)
+static uint32_t acquire_bits(const struct ioli_waitobj *o)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint32_t)(ts.tv_sec * 1000 + ts.tv_nsec / 1000000) | 1u;
-}
-
-#define WOKEN_PATIENCE_MS 8u
-
-static void mutex_wake(iol_table *t, struct ioli_slot *s)
-{
-	uint32_t w, now;
-
-	/* The caller saw waiters (seq_cst, after its release CAS). */
-	if (atomic_load(&s->multi) > 0) {
-		ioli_wake(t, s, INT_MAX); /* wait-all waiters: everyone */
-		return;
-	}
-	now = coarse_now();
-	/* seq_cst: after the release's CAS, so that a wait-any waiter that
-	 * clears the mark and then finds the word taken (src/wait/wait.c,
-	 * pass_on) leaves this release to see the mark cleared. */
-	w = atomic_load(&s->u.mutex.woken);
-	if (w && now - w < WOKEN_PATIENCE_MS)
-		return; /* a woken sleeper will retry after this release */
-	if (!atomic_compare_exchange_strong(&s->u.mutex.woken, &w, now))
-		return; /* another release just woke one */
-	if (ioli_futex_wake_n(&s->word, 1, t->futex_private) == 0)
-		atomic_store(&s->u.mutex.woken, 0); /* nobody was asleep */
+	/* Whether other sleepers remain is not known here, and reading the
+	 * waiter count would take its cache line from the waiters that write
+	 * it: like glibc's robust mutex, which keeps FUTEX_WAITERS once it
+	 * has slept, assume they do.  The cost is one wake that finds nobody
+	 * when none did. */
+	return o->registered ? IOLI_MX_SLEEPERS : 0;
 }
 
 int ioli_mutex_try(struct ioli_waitobj *o)
-{
-	int r = mutex_try(o);
-
-	/* After the first attempt of a waiter back from a sleep (after, not
-	 * before: see mutex_wake), the wake in flight, if it was for this
-	 * waiter, has been used.  Waiters that did not sleep leave the mark
-	 * alone: when each attempt cleared it, releases under contention
-	 * woke again and again while the woken sleeper waited for a CPU. */
-	if (o->woke) {
-		o->woke = false;
-		if (atomic_load_explicit(&o->r.s->u.mutex.woken, memory_order_relaxed))
-			atomic_store(&o->r.s->u.mutex.woken, 0);
-	}
-	return r;
-}
-
-static int mutex_try(struct ioli_waitobj *o)
 {
 	iol_table *t = o->r.t;
 	struct ioli_slot *s = o->r.s;
@@ -131,9 +91,13 @@ static int mutex_try(struct ioli_waitobj *o)
 		return err;
 	me = m->owner;
 	/* Free: take it with one CAS, without reading the word first (a read
-	 * would fetch the line shared, and the CAS then fetch it again). */
+	 * would fetch the line shared, and the CAS then fetch it again).  A
+	 * registered waiter, whose retries under contention mostly fail,
+	 * reads first instead: a failing CAS takes the line from the owner. */
 	v = 0;
-	if (atomic_compare_exchange_strong(&s->word, &v, me)) {
+	if (o->registered)
+		v = atomic_load(&s->word);
+	else if (atomic_compare_exchange_strong(&s->word, &v, me)) {
 		took(o, m);
 		return 0;
 	}
@@ -148,8 +112,10 @@ static int mutex_try(struct ioli_waitobj *o)
 		}
 		owner = v & IOLI_MX_OWNER_MASK;
 		if (owner == 0) {
-			if (atomic_compare_exchange_weak_explicit(
-				&s->word, &v, me, memory_order_acquire, memory_order_acquire)) {
+			if (atomic_compare_exchange_weak_explicit(&s->word, &v,
+								  me | acquire_bits(o),
+								  memory_order_acquire,
+								  memory_order_acquire)) {
 				took(o, m);
 				return (v & IOLI_MX_ABANDONED) ? IOL_ABANDONED : 0;
 			}
@@ -202,14 +168,16 @@ int iol_mutex_release(int h)
 	}
 	atomic_store_explicit(&s->u.mutex.recursion, 0, memory_order_relaxed);
 	ioli_me_pop_fast(m, r.slot);
-	/* seq_cst: the store of "free" and the load of the waiter count in
-	 * ioli_wake() pair with a waiter's count increment and word load. */
-	while (!atomic_compare_exchange_weak(&s->word, &v, 0)) {
-		if ((v & IOLI_MX_OWNER_MASK) != me)
+	/* A waiter's SLEEPERS CAS and this one are ordered on the word
+	 * itself: either its sleep finds the word changed and returns at
+	 * once, or we see its bit and wake it. */
+	while (!atomic_compare_exchange_weak_explicit(&s->word, &v, 0, memory_order_acq_rel,
+						      memory_order_relaxed)) {
+		if ((v & (IOLI_MX_OWNER_MASK | IOLI_W_LOCKED)) != me)
 			return -EPERM; /* taken back behind our back (scribbled) */
 	}
-	if (atomic_load(&s->waiters)) /* seq_cst: see mutex_wake */
-		mutex_wake(r.t, s);
+	if (v & IOLI_MX_SLEEPERS)
+		ioli_wake(r.t, s, 1); /* a wait-all among them: everyone */
 	return 1;
 }
 
@@ -252,7 +220,7 @@ static int mutex_claim(struct ioli_waitobj *o, uint32_t v, uint32_t me, uint32_t
 	if (owner != 0 && ioli_owner_alive(o->r.t, owner, NULL))
 		return 0;
 	*ab = *ab || owner != 0 || (v & IOLI_MX_ABANDONED);
-	*nv = me;
+	*nv = me | acquire_bits(o);
 	return 1;
 }
 
@@ -268,39 +236,51 @@ static void mutex_commit(struct ioli_waitobj *o, uint32_t old, uint32_t me)
 	ioli_owned_push(o->r.t, o->r.slot);
 }
 
-/* Leaving after a sleep without the attempt that follows it (an error): a
- * wake this waiter may have used must not hold others (see mutex_wake). */
-static void mutex_wait_end(struct ioli_waitobj *o)
-{
-	if (o->woke && atomic_load_explicit(&o->r.s->u.mutex.woken, memory_order_relaxed))
-		atomic_store(&o->r.s->u.mutex.woken, 0);
-}
-
-/* Held by another thread: also sleep on its liveness word, which the
- * kernel wakes when that thread dies. */
+/* Held by a thread of another process: also sleep on its liveness word,
+ * which the kernel wakes when that process dies. */
 static int mutex_extra_word(struct ioli_waitobj *o, _Atomic uint32_t **word, uint32_t *val)
 {
 	uint32_t owner = o->seen & IOLI_MX_OWNER_MASK;
+	int r;
 
 	if (owner == 0 || owner == ioli_self_owner_peek(o->r.t))
 		return 0;
-	*word = ioli_owner_live_word(o->r.t, owner, val);
-	return *word ? 1 : -EAGAIN; /* the owner just died */
+	r = ioli_owner_live_word(o->r.t, owner, word, val);
+	return r < 0 ? -EAGAIN : r; /* -EAGAIN: the owner just died */
 }
 
-static bool mutex_available(const struct ioli_waitobj *o, uint32_t v)
+/* About to sleep on a word owned by another thread: mark it, so that its
+ * release wakes a sleeper (see acquire_bits). */
+static int mutex_before_sleep(struct ioli_waitobj *o)
+{
+	uint32_t v = o->seen, owner = v & IOLI_MX_OWNER_MASK;
+
+	if (owner == 0 || (v & (IOLI_MX_SLEEPERS | IOLI_W_LOCKED)) ||
+	    owner == ioli_self_owner_peek(o->r.t))
+		return 0;
+	/* seq_cst: after this waiter's registration (see acquire_bits). */
+	if (!atomic_compare_exchange_strong(&o->r.s->word, &v, v | IOLI_MX_SLEEPERS))
+		return -EAGAIN;
+	o->seen = v | IOLI_MX_SLEEPERS;
+	return 0;
+}
+
+/* A woken waiter leaves without the mutex: the sleepers may depend on it
+ * when the mutex is free, or owned without SLEEPERS (the release that woke
+ * it cleared the bit, see acquire_bits). */
+static bool mutex_pass_wake(const struct ioli_waitobj *o, uint32_t v)
 {
 	(void)o;
-	return (v & IOLI_MX_OWNER_MASK) == 0;
+	return (v & IOLI_MX_OWNER_MASK) == 0 || !(v & IOLI_MX_SLEEPERS);
 }
 
 const struct ioli_obj_ops ioli_mutex_ops = {
     .try_acquire = ioli_mutex_try,
     .claim = mutex_claim,
     .commit = mutex_commit,
-    .wait_end = mutex_wait_end,
+    .before_sleep = mutex_before_sleep,
     .extra_word = mutex_extra_word,
-    .available = mutex_available,
+    .pass_wake = mutex_pass_wake,
     .signal = iol_mutex_release,
     .thread_owned = true,
 };

@@ -28,7 +28,7 @@ struct ioli_waitobj {
 	uint32_t seen;	/* the word value observed unavailable */
 	bool dup;	/* same object as an earlier entry */
 	bool registered;
-	bool woke; /* back from a futex sleep, not tried since (mutexes use it) */
+	bool held; /* pinned by ioli_handle_pin_held (src/wait/wait.c, prepare) */
 };
 
 struct ioli_obj_ops {
@@ -47,17 +47,24 @@ struct ioli_obj_ops {
 	 * its count was given back).  NULL: nothing to do. */
 	void (*wait_begin)(struct ioli_waitobj *o);
 	void (*wait_end)(struct ioli_waitobj *o);
+	/* About to sleep on the word as seen (o->seen): mark it slept on, if
+	 * the type's wakers look for such a mark (a mutex's SLEEPERS), and
+	 * update o->seen.  0, or -EAGAIN when the word changed (try again
+	 * before sleeping).  NULL: nothing to do. */
+	int (*before_sleep)(struct ioli_waitobj *o);
 	/* One more futex word to sleep on beside the object's own, for the
 	 * state in o->seen: 1 (*word, *val set), 0 (none) or -EAGAIN (the
 	 * state just changed: try again before sleeping).  Extra words are
 	 * shared futexes, and a wake on one is passed on to all its sleepers.
 	 * NULL: none. */
 	int (*extra_word)(struct ioli_waitobj *o, _Atomic uint32_t **word, uint32_t *val);
-	/* Would a waiter find the object available, its word being v (not
-	 * LOCKED)?  For the types whose change wakes only some waiters, so a
-	 * woken wait-any waiter that leaves can pass the wake on
-	 * (src/wait/wait.c).  NULL: a change wakes everyone. */
-	bool (*available)(const struct ioli_waitobj *o, uint32_t v);
+	/* A waiter that was woken leaves without this object, its word being
+	 * v (not LOCKED): should it wake another waiter in its place?  Yes
+	 * when the object is available (the wake it used was for that), and
+	 * for a mutex also when other sleepers rely on this waiter (see
+	 * src/objects/mutex.c).  For the types whose change wakes only some
+	 * waiters (src/wait/wait.c, pass_on).  NULL: a change wakes everyone. */
+	bool (*pass_wake)(const struct ioli_waitobj *o, uint32_t v);
 	/* Signal the object through its handle (iol_signal_and_wait; the pool
 	 * gives back an acquisition it cannot deliver with it): >= 0 or a
 	 * negative errno.  NULL: the type cannot be signaled. */

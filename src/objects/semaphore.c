@@ -106,6 +106,6 @@ static bool semaphore_available(const struct ioli_waitobj *o, uint32_t v)
 const struct ioli_obj_ops ioli_semaphore_ops = {
     .try_acquire = ioli_sem_try,
     .claim = sem_claim,
-    .available = semaphore_available,
+    .pass_wake = semaphore_available,
     .signal = sem_signal,
 };

@@ -13,7 +13,9 @@
  * shared memory on the wait's fast path.
  */
 #include <errno.h>
+#include <stdalign.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "src/fault.h"
 #include "src/table/table.h"
@@ -73,8 +75,11 @@ int ioli_handle_reserve(void)
 		idx = nentries;
 		if (!atomic_load_explicit(&ioli_hchunks[idx / IOLI_H_CHUNK],
 					  memory_order_relaxed)) {
-			struct ioli_hent *c = calloc(IOLI_H_CHUNK, sizeof(*c));
+			struct ioli_hent *c = aligned_alloc(alignof(struct ioli_hent),
+							    IOLI_H_CHUNK * sizeof(*c));
 
+			if (c)
+				memset(c, 0, IOLI_H_CHUNK * sizeof(*c));
 			if (!c) {
 				pthread_mutex_unlock(&hlock);
 				return -ENOMEM;
@@ -162,6 +167,17 @@ static void ioli_handle_unpin_noref(int h);
 
 int ioli_handle_pin(int h, struct ioli_href *out)
 {
+	int r = ioli_handle_pin_held(h, out);
+
+	/* A pinned handle keeps its table mapped: iol_table_close() may run
+	 * meanwhile and leave the last unpin to finalize the handle. */
+	if (r == 0)
+		ioli_table_ref(out->t);
+	return r;
+}
+
+int ioli_handle_pin_held(int h, struct ioli_href *out)
+{
 	uint32_t gen, c;
 	struct ioli_hent *e = entry_of(h, &gen);
 	int r;
@@ -178,14 +194,9 @@ int ioli_handle_pin(int h, struct ioli_href *out)
 							memory_order_relaxed));
 	fill(e, h, out);
 	r = check(out);
-	if (r) {
+	if (r)
 		ioli_handle_unpin_noref(h);
-		return r;
-	}
-	/* A pinned handle keeps its table mapped: iol_table_close() may run
-	 * meanwhile and leave the last unpin to finalize the handle. */
-	ioli_table_ref(out->t);
-	return 0;
+	return r;
 }
 
 /* The handle is closed and unpinned: give back its shared reference. */
@@ -205,6 +216,11 @@ static void finalize(uint32_t idx, struct ioli_hent *e)
 		ioli_tunlock(t);
 	}
 	entry_release(idx, e);
+}
+
+void ioli_handle_unpin_held(int h)
+{
+	ioli_handle_unpin_noref(h);
 }
 
 static void ioli_handle_unpin_noref(int h)

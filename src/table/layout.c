@@ -12,6 +12,8 @@ _Static_assert(sizeof(struct ioli_slot) == 384, "slot layout");
 _Static_assert(sizeof(struct ioli_proc) == 256, "process record layout");
 _Static_assert(sizeof(struct ioli_threc) == 1024, "thread record layout");
 _Static_assert(offsetof(struct ioli_slot, word) == 0, "futex word first");
+_Static_assert(offsetof(struct ioli_slot, waiters) / 64 != offsetof(struct ioli_slot, word) / 64,
+	       "waiter counts off the word's cache line");
 _Static_assert(IOLI_MAX_THRECS <= IOLI_OWNER_IDX_MASK, "owner ids");
 _Static_assert(IOL_TABLE_MAX_SLOTS <= (1u << 24), "tokens carry 24 bits of slot index");
 

@@ -32,7 +32,7 @@
 #include "iolayer.h"
 
 #define IOLI_MAGIC	0x31726579616c6f69ULL /* "iolayer1" little-endian */
-#define IOLI_VERSION	2u
+#define IOLI_VERSION	3u
 
 #define IOLI_MAX_THRECS 16384u /* thread records per table (index+1 fits 15 bits) */
 #define IOLI_UNDO_MAX	64u    /* undo entries per table-lock critical section */
@@ -71,13 +71,16 @@
  * table's wait-all lock, for the few instructions of its commit. */
 #define IOLI_W_LOCKED 0x80000000u
 
-/* mutex word: [31] LOCKED [30] ABANDONED [29:0] owner id (0 = free) */
+/* mutex word: [31] LOCKED [30] ABANDONED [29] SLEEPERS [28:0] owner id
+ * (0 = free).  SLEEPERS: a waiter may be asleep on the owned word, so its
+ * release must wake one (src/objects/mutex.c). */
 #define IOLI_MX_ABANDONED  0x40000000u
-#define IOLI_MX_OWNER_MASK 0x3fffffffu
+#define IOLI_MX_SLEEPERS   0x20000000u
+#define IOLI_MX_OWNER_MASK 0x1fffffffu
 /* owner id = (thread record index + 1) | (record generation << 15) */
 #define IOLI_OWNER_IDX_BITS 15u
 #define IOLI_OWNER_IDX_MASK 0x7fffu
-#define IOLI_OWNER_GEN_MASK 0x7fffu
+#define IOLI_OWNER_GEN_MASK 0x3fffu
 
 /* event word: [31] LOCKED [30:1] pulse epoch [0] SIGNALED */
 #define IOLI_EV_SIGNALED   0x1u
@@ -88,10 +91,11 @@
 #define IOLI_SEM_COUNT_MASK 0x7fffffffu
 
 struct ioli_slot {
-	/* hot: the futex word and the waiter counts that decide wakes */
+	/* First cache line: what an uncontended acquire and release touch
+	 * (the word, the LIVE check, a mutex's recursion).  The waiter
+	 * counts are on the next line, so that a thread registering as a
+	 * waiter does not take the word's line from the owner at work. */
 	_Atomic uint32_t word;
-	_Atomic uint32_t waiters;  /* threads registered as waiting */
-	_Atomic uint32_t multi;	   /* of which woken by every change: wait-all, pool */
 	_Atomic uint32_t gen;	   /* bumped when the slot is freed (T) */
 	_Atomic uint32_t state;	   /* LIVE | type | flags (T) */
 	_Atomic uint32_t refs;	   /* handles over all processes (T) */
@@ -105,9 +109,6 @@ struct ioli_slot {
 	union {
 		struct {
 			_Atomic uint32_t recursion; /* written by the owner */
-			/* When a release last woke a sleeper that has not retried
-			 * yet (coarse clock, see ioli_mutex_wake), else 0. */
-			_Atomic uint32_t woken;
 		} mutex;
 		struct {
 			_Atomic uint32_t grants; /* auto-reset pulses not yet consumed */
@@ -142,6 +143,8 @@ struct ioli_slot {
 		} frec;
 		uint8_t raw[88];
 	} u;
+	_Atomic uint32_t waiters; /* threads registered as waiting */
+	_Atomic uint32_t multi;	  /* of which woken by every change: wait-all, pool */
 	char name[256];
 };
 
@@ -520,8 +523,10 @@ struct ioli_href {
 #define IOLI_H_PINS	 0x003fffffu
 #define IOLI_H_GEN(c)	 ((c) >> 24)
 
+/* One cache line each: a wait pins its handle (a write to ctl), which must
+ * not slow down the lookups of the other threads' handles. */
 struct ioli_hent {
-	_Atomic uint32_t ctl;
+	alignas(64) _Atomic uint32_t ctl;
 	_Atomic uint32_t slot;
 	_Atomic uint32_t sgen;
 	_Atomic uint32_t type;
@@ -601,6 +606,12 @@ int ioli_handle_get_typed(int h, uint32_t type, struct ioli_href *out);
  * even if h is closed meanwhile. */
 int ioli_handle_pin(int h, struct ioli_href *out);
 void ioli_handle_unpin(int h);
+/* The same for a caller that keeps the handle's table mapped itself for
+ * as long as the pin lasts: a thread with a record in the table (the
+ * record holds a table reference that only its thread gives back).  It
+ * saves a write to the process-wide reference count on every wait. */
+int ioli_handle_pin_held(int h, struct ioli_href *out);
+void ioli_handle_unpin_held(int h);
 /* Reserve a handle number; publish it with ioli_handle_publish() once the
  * shared reference exists, or give it back with ioli_handle_cancel().
  * slot must be < t->nslots (callers found or allocated it under T). */
@@ -675,8 +686,15 @@ uint32_t ioli_self_owner_peek(iol_table *t);
 pid_t ioli_gettid(void);
 /* Is the thread behind an owner id alive?  Also gives its tid. */
 bool ioli_owner_alive(iol_table *t, uint32_t owner, pid_t *tid);
-/* The robust futex word of the owner's liveness lock, or NULL. */
-_Atomic uint32_t *ioli_owner_live_word(iol_table *t, uint32_t owner, uint32_t *val);
+/*
+ * The owner's liveness word, for a waiter to sleep on beside a mutex's:
+ * 1 (*word and the value to expect set), -ESRCH if the owner is gone, or
+ * 0 if it is a thread of the calling process.  Its word is marked only
+ * when the process dies, which ends the caller too, and a thread that
+ * exits abandons its mutexes itself (waking their sleepers), so there is
+ * nothing to watch: a plain futex wait instead of futex_waitv.
+ */
+int ioli_owner_live_word(iol_table *t, uint32_t owner, _Atomic uint32_t **word, uint32_t *val);
 /* Track mutexes the calling thread owns (for abandonment at its exit). */
 void ioli_owned_push(iol_table *t, uint32_t slot);
 /* Drop the calling thread's record in t (table close). */

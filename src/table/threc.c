@@ -333,19 +333,20 @@ bool ioli_owner_alive(iol_table *t, uint32_t owner, pid_t *tid)
 	return true;
 }
 
-_Atomic uint32_t *ioli_owner_live_word(iol_table *t, uint32_t owner, uint32_t *val)
+int ioli_owner_live_word(iol_table *t, uint32_t owner, _Atomic uint32_t **word, uint32_t *val)
 {
 	struct ioli_threc *r = owner_rec(t, owner);
-	_Atomic uint32_t *lw;
 	uint32_t v;
 
 	if (!r)
-		return NULL;
-	lw = live_word(r);
-	if (!ioli_live_word_watch(lw, atomic_load_explicit(&r->stid, memory_order_relaxed), &v))
-		return NULL;
+		return -ESRCH;
+	if (atomic_load_explicit(&r->proc, memory_order_relaxed) == t->self)
+		return 0;
+	*word = live_word(r);
+	if (!ioli_live_word_watch(*word, atomic_load_explicit(&r->stid, memory_order_relaxed), &v))
+		return -ESRCH;
 	*val = v;
-	return lw;
+	return 1;
 }
 
 void ioli_owned_push(iol_table *t, uint32_t slot)

@@ -77,15 +77,6 @@ static bool lw_seen(_Atomic uint32_t **lws, unsigned n, _Atomic uint32_t *lw)
 	return false;
 }
 
-/* Back from a sleep, for whatever reason: this waiter's next attempt on
- * each object may be the retry a release's wake is waiting for (see
- * ioli_mutex_try). */
-static void mark_woke(struct wait *w)
-{
-	for (unsigned i = 0; i < w->n; i++)
-		w->o[i].woke = true;
-}
-
 static int sleep_once(struct wait *w)
 {
 	struct futex_waitv wv[FUTEX_WAITV_MAX];
@@ -98,6 +89,8 @@ static int sleep_once(struct wait *w)
 
 		if (o->dup)
 			continue;
+		if (o->ops->before_sleep && o->ops->before_sleep(o) < 0)
+			return 0; /* the word just changed: try again at once */
 		ioli_waitv_entry(&wv[nw++], &o->r.s->word, o->seen, o->r.t->futex_private);
 	}
 	first_lw = nw;
@@ -121,14 +114,12 @@ static int sleep_once(struct wait *w)
 	if (nw == 1) {
 		rc = ioli_futex_wait(&w->o[0].r.s->word, w->o[0].seen, &w->dl,
 				     w->o[0].r.t->futex_private);
-		mark_woke(w);
 		w->woken |= rc == 0;
 		return rc;
 	}
 	/* A woken futex_waitv returns the index of a woken word even when the
 	 * deadline passed meanwhile, so rc >= 0 says a wake was used here. */
 	rc = ioli_futex_waitv(wv, nw, &w->dl);
-	mark_woke(w);
 	w->woken |= rc >= 0;
 	if (rc >= (int)first_lw && rc < (int)nw) {
 		/* The kernel wakes one waiter when an owner dies; pass it on to
@@ -163,6 +154,14 @@ static int wait_loop(struct wait *w)
 	}
 }
 
+static void unpin(struct ioli_waitobj *o)
+{
+	if (o->held)
+		ioli_handle_unpin_held(o->r.h);
+	else
+		ioli_handle_unpin(o->r.h);
+}
+
 /* Pin every handle, make sure this thread has a record in every table
  * involved, and register on each distinct object. */
 static int prepare(struct wait *w, bool multi)
@@ -171,22 +170,28 @@ static int prepare(struct wait *w, bool multi)
 	int err = 0;
 
 	for (i = 0; i < w->n; i++) {
+		struct ioli_waitobj *o = &w->o[i];
 		uint32_t me;
 
-		err = ioli_handle_pin(w->o[i].r.h, &w->o[i].r);
+		/* A thread with a record in the table keeps it mapped until it
+		 * gives the record back itself: no table reference is needed
+		 * for the pin then.  (o->r.t is the handle's table: pinning
+		 * fails if the handle was closed and reused since.) */
+		o->held = ioli_self_owner_peek(o->r.t) != 0;
+		err = o->held ? ioli_handle_pin_held(o->r.h, &o->r) : ioli_handle_pin(o->r.h, &o->r);
 		if (err)
 			break;
 		/* Allocating this thread's record takes T: not past the
 		 * wait's own deadline. */
-		err = ioli_self_owner_until(w->o[i].r.t, &w->dl, &me);
+		err = ioli_self_owner_until(o->r.t, &w->dl, &me);
 		if (err) {
-			ioli_handle_unpin(w->o[i].r.h);
+			unpin(o);
 			break;
 		}
 	}
 	if (err) {
 		while (i-- > 0)
-			ioli_handle_unpin(w->o[i].r.h);
+			unpin(&w->o[i]);
 		return err;
 	}
 	for (i = 0; i < w->n; i++)
@@ -196,20 +201,18 @@ static int prepare(struct wait *w, bool multi)
 }
 
 /*
- * A wait-any over several objects is not counted in `multi`, so a state
- * change wakes only as many waiters as it can satisfy (issue 11: a release
- * of one unit used to wake every iol_wait_many waiter).  The wake may then
- * have gone to this waiter, which took another object instead, or none (a
- * deadline, an error).  So a waiter that was woken passes on what it
- * leaves: for each object it did not take that is available (its type's
- * `available` operation) and still has waiters (it has unregistered:
- * others), one wake.  After unregistering, seq_cst like a waker (word,
- * then count): a waiter that registers meanwhile sees the word itself.  A
- * waiter that was never woken swallowed no wake and passes nothing on.  A
- * mutex's throttle mark (see src/objects/mutex.c) was cleared by unreg if
- * this waiter slept, so a release it held back is not stranded either: the
- * release either sees the mark cleared and wakes, or came before the word
- * load here, which sees it.
+ * A wait not counted in `multi` (any wait but a wait-all over several
+ * objects) is woken only as many at a time as a state change can satisfy
+ * (issue 11: a release of one unit used to wake every iol_wait_many
+ * waiter).  The wake may then have gone to this waiter, which took another
+ * object instead, or none (a deadline, an error); and a mutex's sleepers
+ * may rely on a woken waiter to carry its SLEEPERS mark on (see
+ * src/objects/mutex.c).  So a waiter that was woken passes on what it
+ * leaves: for each object it did not take whose type says so (pass_wake)
+ * and that still has waiters (it has unregistered: others), one wake.
+ * After unregistering, seq_cst like a waker (word, then count): a waiter
+ * that registers meanwhile sees the word itself.  A waiter that was never
+ * woken swallowed no wake and passes nothing on.
  */
 static void pass_on(struct wait *w, int r)
 {
@@ -220,28 +223,28 @@ static void pass_on(struct wait *w, int r)
 		struct ioli_slot *s = o->r.s;
 		uint32_t v;
 
-		if (o->dup || (int)i == took || !o->ops->available)
+		if (o->dup || (int)i == took || !o->ops->pass_wake)
 			continue;
 		v = atomic_load(&s->word);
 		/* A LOCKED word is about to change: pass the wake on. */
-		if (!(v & IOLI_W_LOCKED) && !o->ops->available(o, v))
+		if (!(v & IOLI_W_LOCKED) && !o->ops->pass_wake(o, v))
 			continue;
 		ioli_wake(o->r.t, s, 1);
 	}
 }
 
-/* Unregister, pass on what a woken wait-any leaves (pass, see above), and
- * unpin; r is the wait's result. */
-static void finish(struct wait *w, bool multi, bool pass, int r)
+/* Unregister, pass on what a woken waiter leaves (see above), and unpin;
+ * r is the wait's result. */
+static void finish(struct wait *w, bool multi, int r)
 {
 	for (unsigned i = 0; i < w->n; i++)
 		if (!w->o[i].dup)
 			ioli_waiter_unreg(&w->o[i], i, multi, true);
-	if (pass && w->woken)
+	if (!multi && w->woken)
 		pass_on(w, r);
 	ioli_waiter_journal_end(w->o, w->n);
 	for (unsigned i = 0; i < w->n; i++)
-		ioli_handle_unpin(w->o[i].r.h);
+		unpin(&w->o[i]);
 }
 
 static inline __attribute__((always_inline)) int resolve(int h, struct ioli_waitobj *o)
@@ -249,7 +252,7 @@ static inline __attribute__((always_inline)) int resolve(int h, struct ioli_wait
 	int err = ioli_handle_fast(h, &o->r); /* inline: iol_wait's fast path */
 
 	o->epoch = o->seen = 0;
-	o->dup = o->registered = o->woke = false;
+	o->dup = o->registered = false;
 	if (err)
 		return err;
 	o->ops = ioli_obj_ops(o->r.type);
@@ -270,7 +273,7 @@ static __attribute__((noinline)) int wait_one(struct ioli_waitobj *o, int64_t ti
 	if (r)
 		return r;
 	r = wait_loop(&w);
-	finish(&w, false, false, r);
+	finish(&w, false, r);
 	return r;
 }
 
@@ -344,12 +347,12 @@ int iol_wait_many(const int *handles, unsigned n, unsigned flags, int64_t timeou
 	/* Only a wait-all counts in `multi` (every change wakes all): woken,
 	 * it may still not take all, and sleeps again with the wake used.  A
 	 * wait-any passes on instead (pass_on). */
-	bool multi = distinct > 1 && w.all, pass = distinct > 1 && !w.all;
+	bool multi = distinct > 1 && w.all;
 	r = prepare(&w, multi);
 	if (r)
 		return r;
 	r = wait_loop(&w);
-	finish(&w, multi, pass, r);
+	finish(&w, multi, r);
 	return r;
 }
 
@@ -395,6 +398,6 @@ int iol_signal_and_wait(int signal_h, int wait_h, int64_t timeout_ns)
 		if (r == IOLI_TRY_BUSY)
 			r = timeout_ns == 0 ? -ETIMEDOUT : wait_loop(&w);
 	}
-	finish(&w, false, false, r);
+	finish(&w, false, r);
 	return r;
 }

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Registering as a waiter, and the wait journal (src/wait/waiter.h). */
+#include <limits.h>
+
 #include "src/wait/waiter.h"
 
 void ioli_waiter_reg(struct ioli_waitobj *o, unsigned k, bool multi, bool journal)
@@ -80,5 +82,10 @@ void ioli_waiter_return_dead(iol_table *t, struct ioli_threc *r)
 			atomic_fetch_sub(&s->waiters, 1);
 		if (multi && atomic_load(&s->multi) > 0)
 			atomic_fetch_sub(&s->multi, 1);
+		/* It may have been woken and died before it passed the wake
+		 * on or carried a mutex's SLEEPERS mark on (src/wait/wait.c,
+		 * pass_on): the others look again.  A wake never blocks, so
+		 * it is made even under T (the reap of dead records). */
+		ioli_wake(t, s, INT_MAX);
 	}
 }
