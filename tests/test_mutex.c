@@ -6,6 +6,8 @@
  * between processes.
  */
 #include <errno.h>
+#include <limits.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -288,10 +290,9 @@ static void test_one_waiter_at_zero(void **state)
 				assert_true(th_waiter_blocked(&w[i], TH_LONG_MS));
 		assert_int_equal(atomic_load(&acquired), round);
 		assert_int_equal(atomic_load(&inside), 1);
-		/* The release marked its wake in flight (src/objects/mutex.c); the woken
-		 * waiter cleared the mark after its attempt, so the next release
-		 * wakes the next sleeper at once, not when the mark expires. */
-		assert_int_equal(atomic_load(&crash_slot(m)->u.mutex.woken), 0);
+		/* The new owner took the mutex with SLEEPERS set, since others
+		 * still wait (src/objects/mutex.c): its release will wake one. */
+		assert_true(atomic_load(&crash_slot(m)->word) & IOLI_MX_SLEEPERS);
 		assert_int_equal(iol_event_set(hd[owner].gate), 0);
 		th_waiter_join(&w[owner]);
 		assert_int_equal(w[owner].then_result, 1);
@@ -299,6 +300,83 @@ static void test_one_waiter_at_zero(void **state)
 	}
 	assert_int_equal(atomic_load(&max_inside), 1);
 	expect_free(m);
+	th_tab_del(&tt);
+}
+
+/*
+ * A woken waiter that leaves without the mutex passes the wake on when
+ * the sleepers rely on it: the mutex is owned without SLEEPERS (the
+ * release that woke it cleared the mark, and its owner took it straight
+ * back).  Staged: B sleeps on the mutex; A sleeps on the mutex or an
+ * event; the mark is cleared, as that release would have; the event wakes
+ * A, which takes the event.  B must wake, find the mutex owned and mark it
+ * again, or the owner's release would wake nobody.
+ */
+struct any_waiter {
+	int h[2];
+	unsigned n;
+	_Atomic pid_t tid;
+	_Atomic int result;
+};
+
+static void *any_waiter_main(void *arg)
+{
+	struct any_waiter *a = arg;
+	int r;
+
+	atomic_store(&a->tid, th_gettid());
+	r = a->n == 1 ? iol_wait(a->h[0], TH_LONG_NS)
+		      : iol_wait_many(a->h, a->n, 0, TH_LONG_NS);
+	atomic_store(&a->result, r);
+	if (r == 0 && a->n == 1)
+		iol_mutex_release(a->h[0]);
+	return NULL;
+}
+
+static void test_woken_leaver_passes_mark(void **state)
+{
+	struct th_tab tt;
+	pthread_t ta, tb;
+
+	(void)state;
+	th_tab_new(&tt, "passmark", 0);
+	int m = iol_mutex_open(tt.t, NULL, 0, true);
+	int e = iol_event_open(tt.t, NULL, 0, false, false);
+	assert_true(m > 0 && e > 0);
+	_Atomic uint32_t *word = &crash_slot(m)->word;
+	uint32_t owned = atomic_load(word);
+	struct any_waiter b = {.h = {m}, .n = 1, .result = INT_MIN};
+	struct any_waiter a = {.h = {m, e}, .n = 2, .result = INT_MIN};
+
+	assert_int_equal(pthread_create(&tb, NULL, any_waiter_main, &b), 0);
+	while (atomic_load(&b.tid) == 0)
+		sched_yield();
+	assert_true(th_wait_blocked(b.tid, TH_LONG_MS));
+	assert_int_equal(pthread_create(&ta, NULL, any_waiter_main, &a), 0);
+	while (atomic_load(&a.tid) == 0)
+		sched_yield();
+	assert_true(th_wait_blocked(a.tid, TH_LONG_MS));
+	assert_int_equal(atomic_load(word), owned | IOLI_MX_SLEEPERS);
+
+	uint32_t v = owned | IOLI_MX_SLEEPERS;
+	assert_true(atomic_compare_exchange_strong(word, &v, owned));
+	assert_int_equal(iol_event_set(e), 0);
+	assert_int_equal(pthread_join(ta, NULL), 0);
+	assert_int_equal(atomic_load(&a.result), 1); /* it took the event */
+	/* B was passed the wake, and marked the word again before sleeping. */
+	int64_t end = th_now_ns() + TH_LONG_NS;
+	while (atomic_load(word) != (owned | IOLI_MX_SLEEPERS)) {
+		if (th_now_ns() > end)
+			fail_msg("the sleeper was not passed the wake: word %#x", atomic_load(word));
+		sched_yield();
+	}
+	assert_int_equal(atomic_load(&b.result), INT_MIN);
+	assert_int_equal(iol_mutex_release(m), 1);
+	assert_int_equal(pthread_join(tb, NULL), 0);
+	assert_int_equal(atomic_load(&b.result), 0);
+	expect_free(m);
+	iol_close(m);
+	iol_close(e);
 	th_tab_del(&tt);
 }
 
@@ -687,6 +765,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test_teardown(test_process_death_wakes_waiter, th_teardown_dir_empty),
 	    cmocka_unit_test_teardown(test_between_processes, th_teardown_dir_empty),
 	    cmocka_unit_test_teardown(test_timeout_on_owned_mutex, th_teardown_dir_empty),
+	    cmocka_unit_test_teardown(test_woken_leaver_passes_mark, th_teardown_dir_empty),
 	};
 
 	th_init();

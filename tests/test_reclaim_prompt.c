@@ -18,6 +18,8 @@
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
+#include <sys/syscall.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -294,6 +296,90 @@ static void test_crowd(void **state)
 	assert_int_equal(iol_table_close(t), 0);
 }
 
+/*
+ * A mutex's sleepers rely on the waiter a release woke to carry the
+ * SLEEPERS mark on (src/objects/mutex.c).  If that waiter dies first, the
+ * reclaim of its process must wake them.  Staged deterministically: a
+ * thread of ours and a child sleep on the mutex; we clear the mark, as the
+ * release that woke the child would have, and release without a wake (the
+ * thread stays asleep on a free mutex: stranded); then the child dies.
+ */
+struct sleeper {
+	int m;
+	_Atomic pid_t tid;
+	_Atomic int result; /* INT_MIN until the wait returns */
+};
+
+static void *sleeper_main(void *arg)
+{
+	struct sleeper *sl = arg;
+
+	atomic_store(&sl->tid, gettid());
+	atomic_store(&sl->result, iol_wait(sl->m, IOL_INFINITE));
+	iol_mutex_release(sl->m);
+	return NULL;
+}
+
+static void mutex_sleeper_child(int rd, int wr, void *arg)
+{
+	iol_table *t;
+	char c = 'k';
+
+	(void)rd;
+	(void)arg;
+	CHILD_CHECK(iol_table_open(TABLE, NULL, &t) == 0);
+	int m = iol_mutex_open(t, "m", 0, false);
+	CHILD_CHECK(m > 0 && crash_write(wr, &c, 1));
+	iol_wait(m, IOL_INFINITE); /* killed asleep */
+	_exit(1);
+}
+
+static void test_dead_carrier_wakes_sleepers(void **state)
+{
+	struct sleeper sl = {.result = INT_MIN};
+	struct crash_child p;
+	pthread_t th;
+	iol_table *t;
+	char c;
+	int sem;
+
+	(void)state;
+	t = open_shared(&sem, &sl.m);
+	assert_int_equal(iol_wait(sl.m, 0), 0);
+	_Atomic uint32_t *word = &crash_slot(sl.m)->word;
+	uint32_t owned = atomic_load(word);
+
+	assert_int_equal(pthread_create(&th, NULL, sleeper_main, &sl), 0);
+	while (atomic_load(&sl.tid) == 0)
+		sched_yield();
+	assert_true(crash_until_in_syscall(getpid(), sl.tid, SYS_futex, 5000));
+	crash_fork(&p, mutex_sleeper_child, NULL);
+	crash_recv(&p, &c, 1);
+	assert_true(crash_until_in_syscall(p.pid, p.pid, SYS_futex_waitv, 5000));
+	assert_int_equal(atomic_load(word), owned | IOLI_MX_SLEEPERS);
+
+	/* The release that "woke the child" cleared the mark. */
+	uint32_t v = owned | IOLI_MX_SLEEPERS;
+	assert_true(atomic_compare_exchange_strong(word, &v, owned));
+	assert_int_equal(iol_mutex_release(sl.m), 1);
+	assert_true(crash_until_in_syscall(getpid(), sl.tid, SYS_futex, 5000));
+	nanosleep(&(struct timespec){.tv_nsec = 20000000}, NULL); /* a wake would be here by now */
+	assert_int_equal(atomic_load(&sl.result), INT_MIN);	/* stranded on a free mutex */
+
+	uint64_t t0 = crash_now_ns();
+	crash_kill(&p);
+	while (atomic_load(&sl.result) == INT_MIN) {
+		if (crash_now_ns() - t0 > BOUND_NS)
+			fail_msg("the sleeper was not woken when the dead waiter was reclaimed");
+		nanosleep(&(struct timespec){.tv_nsec = 200000}, NULL);
+	}
+	assert_int_equal(atomic_load(&sl.result), 0);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	iol_close(sl.m);
+	iol_close(sem);
+	iol_table_close(t);
+}
+
 /* A clean exit after iol_process_open / spawn and iol_table_close leaves
  * nothing for fsck, every time. */
 static void clean_child(int rd, int wr, void *arg)
@@ -389,6 +475,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_sigkill_reclaimed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_watcher_dies, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_crowd, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_dead_carrier_wakes_sleepers, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_clean_exit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_idle_and_fds, setup, teardown),
 	};
