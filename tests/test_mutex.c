@@ -325,8 +325,7 @@ static void *any_waiter_main(void *arg)
 	int r;
 
 	atomic_store(&a->tid, th_gettid());
-	r = a->n == 1 ? iol_wait(a->h[0], TH_LONG_NS)
-		      : iol_wait_many(a->h, a->n, 0, TH_LONG_NS);
+	r = a->n == 1 ? iol_wait(a->h[0], TH_LONG_NS) : iol_wait_many(a->h, a->n, 0, TH_LONG_NS);
 	atomic_store(&a->result, r);
 	if (r == 0 && a->n == 1)
 		iol_mutex_release(a->h[0]);
@@ -367,7 +366,8 @@ static void test_woken_leaver_passes_mark(void **state)
 	int64_t end = th_now_ns() + TH_LONG_NS;
 	while (atomic_load(word) != (owned | IOLI_MX_SLEEPERS)) {
 		if (th_now_ns() > end)
-			fail_msg("the sleeper was not passed the wake: word %#x", atomic_load(word));
+			fail_msg("the sleeper was not passed the wake: word %#x",
+				 atomic_load(word));
 		sched_yield();
 	}
 	assert_int_equal(atomic_load(&b.result), INT_MIN);

@@ -364,7 +364,7 @@ static void test_dead_carrier_wakes_sleepers(void **state)
 	assert_int_equal(iol_mutex_release(sl.m), 1);
 	assert_true(crash_until_in_syscall(getpid(), sl.tid, SYS_futex, 5000));
 	nanosleep(&(struct timespec){.tv_nsec = 20000000}, NULL); /* a wake would be here by now */
-	assert_int_equal(atomic_load(&sl.result), INT_MIN);	/* stranded on a free mutex */
+	assert_int_equal(atomic_load(&sl.result), INT_MIN);	  /* stranded on a free mutex */
 
 	uint64_t t0 = crash_now_ns();
 	crash_kill(&p);

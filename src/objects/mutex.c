@@ -112,10 +112,9 @@ int ioli_mutex_try(struct ioli_waitobj *o)
 		}
 		owner = v & IOLI_MX_OWNER_MASK;
 		if (owner == 0) {
-			if (atomic_compare_exchange_weak_explicit(&s->word, &v,
-								  me | acquire_bits(o),
-								  memory_order_acquire,
-								  memory_order_acquire)) {
+			if (atomic_compare_exchange_weak_explicit(
+				&s->word, &v, me | acquire_bits(o), memory_order_acquire,
+				memory_order_acquire)) {
 				took(o, m);
 				return (v & IOLI_MX_ABANDONED) ? IOL_ABANDONED : 0;
 			}

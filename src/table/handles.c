@@ -75,8 +75,8 @@ int ioli_handle_reserve(void)
 		idx = nentries;
 		if (!atomic_load_explicit(&ioli_hchunks[idx / IOLI_H_CHUNK],
 					  memory_order_relaxed)) {
-			struct ioli_hent *c = aligned_alloc(alignof(struct ioli_hent),
-							    IOLI_H_CHUNK * sizeof(*c));
+			struct ioli_hent *c =
+			    aligned_alloc(alignof(struct ioli_hent), IOLI_H_CHUNK * sizeof(*c));
 
 			if (c)
 				memset(c, 0, IOLI_H_CHUNK * sizeof(*c));

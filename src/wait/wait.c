@@ -178,7 +178,8 @@ static int prepare(struct wait *w, bool multi)
 		 * for the pin then.  (o->r.t is the handle's table: pinning
 		 * fails if the handle was closed and reused since.) */
 		o->held = ioli_self_owner_peek(o->r.t) != 0;
-		err = o->held ? ioli_handle_pin_held(o->r.h, &o->r) : ioli_handle_pin(o->r.h, &o->r);
+		err =
+		    o->held ? ioli_handle_pin_held(o->r.h, &o->r) : ioli_handle_pin(o->r.h, &o->r);
 		if (err)
 			break;
 		/* Allocating this thread's record takes T: not past the
