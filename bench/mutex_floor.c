@@ -7,8 +7,9 @@
  * with the bare protocol of glibc's robust mutex (CAS to take; set a
  * waiters bit and futex_wait to sleep; exchange and wake to release) and
  * nothing around it: no handles, no thread records, no owner ids.  With
- * --pages K each acquisition first reads one byte of K other pages, to
- * show what the number of distinct pages an operation touches costs
+ * --pages K each acquisition first reads one byte of K other pages (each
+ * at a different offset, so that they do not compete for one cache set),
+ * to show what the number of distinct pages an operation touches costs
  * (docs/performance.md, "Second pass: the contended mutex").
  *
  * usage: mutex_floor [--workers N] [--pages K] [--seconds S]
@@ -89,7 +90,8 @@ static void worker(uint32_t me)
 	while (!atomic_load_explicit(&sh->stop, memory_order_relaxed)) {
 		for (int i = 0; i < 64; i++) {
 			for (int k = 0; k < npages; k++)
-				(void)pages[(size_t)k * 4096 + 64];
+				(void)
+				    pages[(size_t)k * 4096 + (size_t)k * 64]; /* a cache set each */
 			lock(me);
 			sh->counter++;
 			unlock();
