@@ -2,13 +2,13 @@
 /*
  * Mutexes: recursive, owned by a thread, abandoned when it dies.
  *
- * The futex word holds the owner id (0 when free) and ABANDONED, set when
- * a dead owner's mutex was taken back and cleared by the next acquisition,
- * which reports IOL_ABANDONED.  Recursion and the owner's tid live beside
- * the word and are written only by the owner.
+ * The futex word holds the owner id (0 when free), ABANDONED, set when a
+ * dead owner's mutex was taken back and cleared by the next acquisition,
+ * which reports IOL_ABANDONED, and SLEEPERS (below).  The recursion count
+ * lives beside the word and is written only by the owner.
  *
- * Acquiring a free mutex is one CAS; releasing it is one CAS and a load of
- * the waiter count: no system call unless someone waits.
+ * Acquiring a free mutex is one CAS; releasing it is one CAS: no system
+ * call unless a waiter marked the word.
  */
 #include <errno.h>
 #include <limits.h>
@@ -59,19 +59,18 @@ static void took(struct ioli_waitobj *o, struct ioli_me *m)
  * The bit can be gone while others still sleep: the release that cleared
  * it woke one of them, and that one carries the mark on.  It either takes
  * the mutex with SLEEPERS set (acquire_bits), or sets it again before it
- * sleeps, or, leaving without
- * the mutex (a deadline, another object of a wait-any, an error), passes
- * the wake on (mutex_pass_on, src/wait/wait.c pass_on).  If it dies in
- * between, the reclaim of its process wakes the object's sleepers
- * (ioli_waiter_return_dead).
+ * sleeps, or, leaving without the mutex (a deadline, another object of a
+ * wait-any, an error), passes the wake on (mutex_pass_wake; pass_on in
+ * src/wait/wait.c).  If it dies in between, the reclaim of its process
+ * wakes the objects its wait journal names (ioli_waiter_return_dead).
  */
 static uint32_t acquire_bits(const struct ioli_waitobj *o)
 {
-	/* Whether other sleepers remain is not known here, and reading the
-	 * waiter count would take its cache line from the waiters that write
-	 * it: like glibc's robust mutex, which keeps FUTEX_WAITERS once it
-	 * has slept, assume they do.  The cost is one wake that finds nobody
-	 * when none did. */
+	/* Whether other sleepers remain is not known here: like glibc's
+	 * robust mutex, whose waiters keep FUTEX_WAITERS once they have
+	 * slept, a waiter in the slow path assumes they do.  The cost is one
+	 * wake that finds nobody when none did; the variants that try to
+	 * know measured slower (docs/performance.md, second pass). */
 	return o->registered ? IOLI_MX_SLEEPERS : 0;
 }
 
