@@ -68,9 +68,11 @@ static uint32_t acquire_bits(const struct ioli_waitobj *o)
 {
 	/* Whether other sleepers remain is not known here: like glibc's
 	 * robust mutex, whose waiters keep FUTEX_WAITERS once they have
-	 * slept, a waiter in the slow path assumes they do.  The cost is one
-	 * wake that finds nobody when none did; the variants that try to
-	 * know measured slower (docs/performance.md, second pass). */
+	 * slept, a waiter in the slow path assumes they do.  The cost is a
+	 * FUTEX_WAKE that finds nobody asleep when others are registered but
+	 * none sleeps (none at all when nobody is registered: ioli_wake); the
+	 * variants that try to know measured slower (docs/performance.md,
+	 * second pass). */
 	return o->registered ? IOLI_MX_SLEEPERS : 0;
 }
 
@@ -241,7 +243,7 @@ static int mutex_extra_word(struct ioli_waitobj *o, _Atomic uint32_t **word, uin
 	uint32_t owner = o->seen & IOLI_MX_OWNER_MASK;
 	int r;
 
-	if (owner == 0 || owner == ioli_self_owner_peek(o->r.t))
+	if (owner == 0 || owner == o->me)
 		return 0;
 	r = ioli_owner_live_word(o->r.t, owner, word, val);
 	return r < 0 ? -EAGAIN : r; /* -EAGAIN: the owner just died */
@@ -253,8 +255,7 @@ static int mutex_before_sleep(struct ioli_waitobj *o)
 {
 	uint32_t v = o->seen, owner = v & IOLI_MX_OWNER_MASK;
 
-	if (owner == 0 || (v & (IOLI_MX_SLEEPERS | IOLI_W_LOCKED)) ||
-	    owner == ioli_self_owner_peek(o->r.t))
+	if (owner == 0 || (v & (IOLI_MX_SLEEPERS | IOLI_W_LOCKED)) || owner == o->me)
 		return 0;
 	/* seq_cst: after this waiter's registration (see acquire_bits). */
 	if (!atomic_compare_exchange_strong(&o->r.s->word, &v, v | IOLI_MX_SLEEPERS))

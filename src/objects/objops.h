@@ -28,7 +28,8 @@ struct ioli_waitobj {
 	uint32_t seen;	/* the word value observed unavailable */
 	bool dup;	/* same object as an earlier entry */
 	bool registered;
-	bool held; /* pinned by ioli_handle_pin_held (src/wait/wait.c, prepare) */
+	bool held;   /* pinned by ioli_handle_pin_held (src/wait/wait.c, prepare) */
+	uint32_t me; /* the waiting thread's owner id in o->r.t, once registered */
 };
 
 struct ioli_obj_ops {

@@ -171,24 +171,24 @@ static int prepare(struct wait *w, bool multi)
 
 	for (i = 0; i < w->n; i++) {
 		struct ioli_waitobj *o = &w->o[i];
-		uint32_t me;
+		uint32_t me = ioli_self_owner_peek(o->r.t);
 
 		/* A thread with a record in the table keeps it mapped until it
 		 * gives the record back itself: no table reference is needed
 		 * for the pin then.  (o->r.t is the handle's table: pinning
 		 * fails if the handle was closed and reused since.) */
-		o->held = ioli_self_owner_peek(o->r.t) != 0;
+		o->held = me != 0;
 		err =
 		    o->held ? ioli_handle_pin_held(o->r.h, &o->r) : ioli_handle_pin(o->r.h, &o->r);
 		if (err)
 			break;
 		/* Allocating this thread's record takes T: not past the
 		 * wait's own deadline. */
-		err = ioli_self_owner_until(o->r.t, &w->dl, &me);
-		if (err) {
+		if (!me && (err = ioli_self_owner_until(o->r.t, &w->dl, &me)) != 0) {
 			unpin(o);
 			break;
 		}
+		o->me = me;
 	}
 	if (err) {
 		while (i-- > 0)
@@ -253,6 +253,7 @@ static inline __attribute__((always_inline)) int resolve(int h, struct ioli_wait
 	int err = ioli_handle_fast(h, &o->r); /* inline: iol_wait's fast path */
 
 	o->epoch = o->seen = 0;
+	o->me = 0;
 	o->dup = o->registered = false;
 	if (err)
 		return err;
