@@ -78,12 +78,11 @@ int ioli_handle_reserve(void)
 			struct ioli_hent *c =
 			    aligned_alloc(alignof(struct ioli_hent), IOLI_H_CHUNK * sizeof(*c));
 
-			if (c)
-				memset(c, 0, IOLI_H_CHUNK * sizeof(*c));
 			if (!c) {
 				pthread_mutex_unlock(&hlock);
 				return -ENOMEM;
 			}
+			memset(c, 0, IOLI_H_CHUNK * sizeof(*c));
 			atomic_store_explicit(&ioli_hchunks[idx / IOLI_H_CHUNK], c,
 					      memory_order_release);
 		}
@@ -163,8 +162,6 @@ int ioli_handle_get_typed(int h, uint32_t type, struct ioli_href *out)
 	return ioli_handle_fast_typed(h, type, out);
 }
 
-static void ioli_handle_unpin_noref(int h);
-
 int ioli_handle_pin(int h, struct ioli_href *out)
 {
 	int r = ioli_handle_pin_held(h, out);
@@ -195,7 +192,7 @@ int ioli_handle_pin_held(int h, struct ioli_href *out)
 	fill(e, h, out);
 	r = check(out);
 	if (r)
-		ioli_handle_unpin_noref(h);
+		ioli_handle_unpin_held(h);
 	return r;
 }
 
@@ -220,11 +217,6 @@ static void finalize(uint32_t idx, struct ioli_hent *e)
 
 void ioli_handle_unpin_held(int h)
 {
-	ioli_handle_unpin_noref(h);
-}
-
-static void ioli_handle_unpin_noref(int h)
-{
 	uint32_t gen;
 	struct ioli_hent *e = entry_of(h, &gen);
 	uint32_t old;
@@ -245,7 +237,7 @@ void ioli_handle_unpin(int h)
 	if (!e)
 		return;
 	t = atomic_load_explicit(&e->t, memory_order_relaxed);
-	ioli_handle_unpin_noref(h);
+	ioli_handle_unpin_held(h);
 	ioli_table_unref(t);
 }
 
