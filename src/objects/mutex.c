@@ -141,6 +141,8 @@ int ioli_mutex_try(struct ioli_waitobj *o)
 			continue;
 		}
 		o->seen = v;
+		/* Its release wakes whoever marks the word SLEEPERS. */
+		o->sleep_on_seen = true;
 		return IOLI_TRY_BUSY;
 	}
 }

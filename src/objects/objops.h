@@ -28,7 +28,11 @@ struct ioli_waitobj {
 	uint32_t seen;	/* the word value observed unavailable */
 	bool dup;	/* same object as an earlier entry */
 	bool registered;
-	bool held;   /* pinned by ioli_handle_pin_held (src/wait/wait.c, prepare) */
+	bool held; /* pinned by ioli_handle_pin_held (src/wait/wait.c, prepare) */
+	/* Set by a try that found the object busy in a state whose change
+	 * wakes a sleeper that marked the word (before_sleep): registered,
+	 * the waiter may sleep on o->seen without trying again first. */
+	bool sleep_on_seen;
 	uint32_t me; /* the waiting thread's owner id in o->r.t, once registered */
 };
 

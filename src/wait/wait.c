@@ -47,7 +47,8 @@ struct wait {
 	struct ioli_waitobj *o;
 	unsigned n;
 	bool all;
-	bool woken; /* a futex wake ended one of its sleeps */
+	bool woken;	  /* a futex wake ended one of its sleeps */
+	bool sleep_first; /* the first pass sleeps before it tries (wait_one) */
 	struct ioli_deadline dl;
 };
 
@@ -133,8 +134,11 @@ static int sleep_once(struct wait *w)
 static int wait_loop(struct wait *w)
 {
 	for (;;) {
-		int r = attempt(w);
+		int r = IOLI_TRY_BUSY;
 
+		if (!w->sleep_first)
+			r = attempt(w);
+		w->sleep_first = false;
 		if (r != IOLI_TRY_BUSY)
 			return r;
 		if (ioli_deadline_passed(&w->dl))
@@ -254,7 +258,7 @@ static inline __attribute__((always_inline)) int resolve(int h, struct ioli_wait
 
 	o->epoch = o->seen = 0;
 	o->me = 0;
-	o->dup = o->registered = false;
+	o->dup = o->registered = o->sleep_on_seen = false;
 	if (err)
 		return err;
 	o->ops = ioli_obj_ops(o->r.type);
@@ -263,11 +267,23 @@ static inline __attribute__((always_inline)) int resolve(int h, struct ioli_wait
 	return 0;
 }
 
-/* iol_wait once the object was found unavailable: out of line, so that
- * the fast path above it sets up nothing it does not use. */
+/*
+ * iol_wait once the object was found unavailable: out of line, so that
+ * the fast path above it sets up nothing it does not use.
+ *
+ * A mutex's release wakes by the mark in its word, not by the waiter
+ * count (src/objects/mutex.c), so a registered waiter may go straight to
+ * marking and sleeping on the word its failed try saw (sleep_on_seen):
+ * if the word changed since, the mark's CAS or the futex wait fails and
+ * it tries at once.  Trying again first, as every other wait must (its
+ * waker reads the count), is what made a contended mutex change hands
+ * about four times as often as glibc's, whose waiter also goes from the
+ * failed CAS to the futex: every hand-off moves the word's and the
+ * caller's cache lines across (docs/performance.md, third pass).
+ */
 static __attribute__((noinline)) int wait_one(struct ioli_waitobj *o, int64_t timeout_ns)
 {
-	struct wait w = {.o = o, .n = 1};
+	struct wait w = {.o = o, .n = 1, .sleep_first = o->sleep_on_seen};
 	int r;
 
 	ioli_deadline_set(&w.dl, timeout_ns);

@@ -14,9 +14,11 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -30,6 +32,7 @@
 #include "iolayer.h"
 #include "src/table/table.h"
 #include "tests/crash_helpers.h"
+#include "tests/helpers.h"
 
 #define TABLE "fault-stopped"
 
@@ -261,6 +264,62 @@ static void test_first_wait_keeps_timeout(void **state)
 	assert_int_equal(iol_table_unlink(TABLE), 0);
 }
 
+/*
+ * A first wait that found a free mutex while T was busy saw no owner (it
+ * had no owner id yet): once T is free it must try again, not sleep on the
+ * free word it saw (src/wait/wait.c, wait_one: only a try that saw a live
+ * owner lets the waiter sleep first).  Sleeping would end only at its
+ * deadline.
+ */
+struct first_wait_tid {
+	struct first_wait w;
+	_Atomic pid_t tid;
+	uint64_t started;
+};
+
+static void *first_wait_tid(void *arg)
+{
+	struct first_wait_tid *f = arg;
+
+	f->started = crash_now_ns();
+	atomic_store(&f->tid, (pid_t)gettid());
+	return first_wait(&f->w);
+}
+
+static void test_first_wait_takes_free_mutex_after_t(void **state)
+{
+	const uint64_t ms = 1000000u;
+	struct first_wait_tid f = {.w = {.timeout = 1500 * (int64_t)ms}};
+	struct crash_child c;
+	iol_table *t;
+	pthread_t th;
+	pid_t tid;
+
+	(void)state;
+	iol_table_unlink(TABLE);
+	assert_int_equal(iol_table_open(TABLE, &(struct iol_table_opts){.slots = 64}, &t), 0);
+	f.w.h = iol_mutex_open(t, NULL, 0, false);
+	assert_true(f.w.h > 0);
+	stop_holder(&c);
+	assert_int_equal(pthread_create(&th, NULL, first_wait_tid, &f), 0);
+	while ((tid = atomic_load(&f.tid)) == 0)
+		sched_yield();
+	/* Past the try, which gives T 10 ms (src/table/threc.c, ioli_me_try),
+	 * and asleep on T again: in the wait's own allocation of its record. */
+	while (crash_now_ns() - f.started < 20 * ms || !th_in_futex_wait(tid))
+		assert_true(th_wait_blocked(tid, 1000));
+	crash_kill(&c);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(f.w.r, 0);
+	/* Promptly: not at its deadline (1.5 s). */
+	assert_true(f.w.took < 1000 * ms);
+	assert_int_equal(iol_mutex_release(f.w.h), -EPERM); /* its thread took it */
+	assert_int_equal(iol_close(f.w.h), 0);
+	assert_true(iol_table_reclaim(t) >= 0);
+	assert_int_equal(iol_table_close(t), 0);
+	assert_int_equal(iol_table_unlink(TABLE), 0);
+}
+
 int main(void)
 {
 	/* Counts of what iol_table_reclaim() finds: no sentinel of ours
@@ -271,6 +330,7 @@ int main(void)
 	    cmocka_unit_test(test_close_bounded),
 	    cmocka_unit_test(test_exit_bounded),
 	    cmocka_unit_test(test_first_wait_keeps_timeout),
+	    cmocka_unit_test(test_first_wait_takes_free_mutex_after_t),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
