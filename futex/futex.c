@@ -17,6 +17,30 @@ int64_t ioli_now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
+void ioli_pause_ns(int64_t ns)
+{
+	int64_t until;
+
+	if (ns <= 0)
+		return;
+	if (ns > 20000)
+		ns = 20000;
+	until = ioli_now_ns() + ns;
+	do {
+		for (int i = 0; i < 8; i++)
+			cpu_relax();
+	} while (ioli_now_ns() < until);
+}
+
 void ioli_deadline_set(struct ioli_deadline *d, int64_t timeout_ns)
 {
 	struct timespec now;

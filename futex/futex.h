@@ -32,6 +32,9 @@ static inline bool ioli_deadline_infinite(const struct ioli_deadline *d)
 	return d->ts.tv_sec < 0;
 }
 int64_t ioli_now_ns(void);
+/* Spin for about ns nanoseconds (at most 20 us) without touching shared
+ * memory and without a system call. */
+void ioli_pause_ns(int64_t ns);
 
 /*
  * Sleep while *word == val, until woken or the deadline.  Returns 0 when

@@ -284,4 +284,5 @@ const struct ioli_obj_ops ioli_mutex_ops = {
     .pass_wake = mutex_pass_wake,
     .signal = iol_mutex_release,
     .thread_owned = true,
+    .backoff = true,
 };

@@ -77,6 +77,10 @@ struct ioli_obj_ops {
 	/* Once acquired, owned by the acquiring thread (no pool thread can
 	 * wait for it on a caller's behalf). */
 	bool thread_owned;
+	/* Its waiter backs off after a sleep that found the word already
+	 * changed, rather than race a running owner for it (src/wait/wait.c,
+	 * sleep_once). */
+	bool backoff;
 };
 
 extern const struct ioli_obj_ops ioli_mutex_ops;

@@ -78,11 +78,30 @@ static bool lw_seen(_Atomic uint32_t **lws, unsigned n, _Atomic uint32_t *lw)
 	return false;
 }
 
+/*
+ * A sleep on one object's word that found it already changed (-EAGAIN):
+ * for a mutex, its owner released meanwhile, and a running owner, as in a
+ * loop, takes it back within nanoseconds.  A waiter that tries again at
+ * once races that owner for the word's cache line and, when it wins, moves
+ * the mutex, and the data it guards, to its own CPU and back.  So it stays
+ * away as long as the futile sleep took (the system call's cost on this
+ * machine; ioli_pause_ns caps it at 20 us) before it tries again, touching
+ * no shared memory meanwhile.  Only then: a sleep that was woken tries at
+ * once, so a hand-off through a real sleep is not delayed.  Measured in
+ * docs/performance.md (third pass).
+ */
+static void back_off(const struct wait *w, int64_t t0)
+{
+	if (w->n == 1 && w->o[0].ops->backoff)
+		ioli_pause_ns(ioli_now_ns() - t0);
+}
+
 static int sleep_once(struct wait *w)
 {
 	struct futex_waitv wv[FUTEX_WAITV_MAX];
 	_Atomic uint32_t *lws[FUTEX_WAITV_MAX];
 	unsigned nw = 0, nlw = 0, first_lw;
+	int64_t t0;
 	int rc;
 
 	for (unsigned i = 0; i < w->n; i++) {
@@ -112,16 +131,21 @@ static int sleep_once(struct wait *w)
 		 * word: the kernel's wake at a thread's death is a shared one). */
 		ioli_waitv_entry(&wv[nw++], lw, val, false);
 	}
+	t0 = ioli_now_ns();
 	if (nw == 1) {
 		rc = ioli_futex_wait(&w->o[0].r.s->word, w->o[0].seen, &w->dl,
 				     w->o[0].r.t->futex_private);
 		w->woken |= rc == 0;
+		if (rc == -EAGAIN)
+			back_off(w, t0);
 		return rc;
 	}
 	/* A woken futex_waitv returns the index of a woken word even when the
 	 * deadline passed meanwhile, so rc >= 0 says a wake was used here. */
 	rc = ioli_futex_waitv(wv, nw, &w->dl);
 	w->woken |= rc >= 0;
+	if (rc == -EAGAIN)
+		back_off(w, t0);
 	if (rc >= (int)first_lw && rc < (int)nw) {
 		/* The kernel wakes one waiter when an owner dies; pass it on to
 		 * everyone else waiting on anything that thread owned (and so
