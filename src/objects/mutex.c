@@ -38,15 +38,6 @@ int iol_mutex_open(iol_table *t, const char *name, unsigned flags, bool initial_
 	return ioli_object_open(t, name, flags, &c);
 }
 
-/* The owner's tid is not stored beside the word: iol_query finds it in
- * the owner's thread record, so taking a mutex writes one field less. */
-static void took(struct ioli_waitobj *o, struct ioli_me *m)
-{
-	IOLI_FAULT("mutex.acquired"); /* owner dies before any bookkeeping */
-	atomic_store_explicit(&o->r.s->u.mutex.recursion, 1, memory_order_relaxed);
-	ioli_me_push_fast(m, o->r.slot, o->r.sgen);
-}
-
 /*
  * Who wakes whom.  A waiter about to sleep on an owned word first sets
  * SLEEPERS in it (mutex_before_sleep); a release that finds SLEEPERS wakes
@@ -76,33 +67,32 @@ static uint32_t acquire_bits(const struct ioli_waitobj *o)
 	return o->registered ? IOLI_MX_SLEEPERS : 0;
 }
 
-int ioli_mutex_try(struct ioli_waitobj *o)
+/* ioli_mutex_try past its first CAS (src/objects/objops.h). */
+int ioli_mutex_try_slow(struct ioli_waitobj *o, struct ioli_me *m, uint32_t v)
 {
 	iol_table *t = o->r.t;
 	struct ioli_slot *s = o->r.s;
-	struct ioli_me *m;
-	uint32_t me, v, owner;
-	int err = ioli_me_try(t, &m);
+	uint32_t me, owner;
+	int err;
 
-	if (err == -ETIMEDOUT) { /* no record yet and T busy: see prepare() in src/wait/wait.c */
-		o->seen = atomic_load(&s->word);
-		return IOLI_TRY_BUSY;
+	if (!m) {
+		err = ioli_me_try(t, &m);
+		if (err ==
+		    -ETIMEDOUT) { /* no record yet and T busy: see prepare() in src/wait/wait.c */
+			o->seen = atomic_load(&s->word);
+			return IOLI_TRY_BUSY;
+		}
+		if (err)
+			return err;
+		v = 0;
+		if (!o->registered && atomic_compare_exchange_strong(&s->word, &v, m->owner)) {
+			ioli_mutex_took(o, m);
+			return 0;
+		}
 	}
-	if (err)
-		return err;
 	me = m->owner;
-	/* Free: take it with one CAS, without reading the word first (a read
-	 * would fetch the line shared, and the CAS then fetch it again).  A
-	 * registered waiter, whose retries under contention mostly fail,
-	 * reads first instead: a failing CAS takes the line from the owner. */
-	v = 0;
 	if (o->registered)
 		v = atomic_load(&s->word);
-	else if (atomic_compare_exchange_strong(&s->word, &v, me)) {
-		took(o, m);
-		return 0;
-	}
-	/* v: the word (seq_cst: see src/wait/wait.c) */
 	for (;;) {
 		if (v & IOLI_W_LOCKED) {
 			err = ioli_walock_pass(t, s);
@@ -116,7 +106,7 @@ int ioli_mutex_try(struct ioli_waitobj *o)
 			if (atomic_compare_exchange_weak_explicit(
 				&s->word, &v, me | acquire_bits(o), memory_order_acquire,
 				memory_order_acquire)) {
-				took(o, m);
+				ioli_mutex_took(o, m);
 				return (v & IOLI_MX_ABANDONED) ? IOL_ABANDONED : 0;
 			}
 			continue;
@@ -147,18 +137,37 @@ int ioli_mutex_try(struct ioli_waitobj *o)
 	}
 }
 
-int iol_mutex_release(int h)
+int ioli_mutex_try(struct ioli_waitobj *o)
 {
-	struct ioli_href r;
-	struct ioli_slot *s;
-	struct ioli_me *m;
-	uint32_t me, v, rec;
-	int err = ioli_handle_fast_typed(h, IOL_TYPE_MUTEX, &r);
+	return ioli_mutex_try_inline(o);
+}
 
-	if (err)
-		return err;
-	s = r.s;
-	m = ioli_me_find(r.t);
+/* The release's CAS lost to a waiter setting SLEEPERS: v is the word now. */
+static __attribute__((noinline)) int release_finish(iol_table *t, struct ioli_slot *s, uint32_t me,
+						    uint32_t v)
+{
+	/* A waiter's SLEEPERS CAS and this one are ordered on the word
+	 * itself: either its sleep finds the word changed and returns at
+	 * once, or we see its bit and wake it. */
+	while (!atomic_compare_exchange_weak_explicit(&s->word, &v, 0, memory_order_acq_rel,
+						      memory_order_relaxed)) {
+		if ((v & (IOLI_MX_OWNER_MASK | IOLI_W_LOCKED)) != me)
+			return -EPERM; /* taken back behind our back (scribbled) */
+	}
+	if (v & IOLI_MX_SLEEPERS)
+		ioli_wake(t, s, 1); /* a wait-all among them: everyone */
+	return 1;
+}
+
+/* Everything but the common case: recursion, sleepers to wake, a record
+ * not found last, a release out of order, a caller that is not the owner. */
+static __attribute__((noinline)) int release_slow(iol_table *t, struct ioli_slot *s, uint32_t slot,
+						  struct ioli_me *m)
+{
+	uint32_t me, v, rec;
+
+	if (!m)
+		m = ioli_me_find(t);
 	me = m ? m->owner : 0;
 	v = atomic_load_explicit(&s->word, memory_order_relaxed);
 	if (me == 0 || (v & (IOLI_MX_OWNER_MASK | IOLI_W_LOCKED)) != me)
@@ -169,18 +178,35 @@ int iol_mutex_release(int h)
 		return (int)(rec > INT_MAX ? INT_MAX : rec);
 	}
 	atomic_store_explicit(&s->u.mutex.recursion, 0, memory_order_relaxed);
-	ioli_me_pop_fast(m, r.slot);
-	/* A waiter's SLEEPERS CAS and this one are ordered on the word
-	 * itself: either its sleep finds the word changed and returns at
-	 * once, or we see its bit and wake it. */
-	while (!atomic_compare_exchange_weak_explicit(&s->word, &v, 0, memory_order_acq_rel,
-						      memory_order_relaxed)) {
-		if ((v & (IOLI_MX_OWNER_MASK | IOLI_W_LOCKED)) != me)
-			return -EPERM; /* taken back behind our back (scribbled) */
-	}
-	if (v & IOLI_MX_SLEEPERS)
-		ioli_wake(r.t, s, 1); /* a wait-all among them: everyone */
-	return 1;
+	ioli_me_pop_fast(m, slot);
+	return release_finish(t, s, me, v);
+}
+
+int iol_mutex_release(int h)
+{
+	struct ioli_href r;
+	struct ioli_slot *s;
+	struct ioli_me *m;
+	uint32_t v;
+	int err = ioli_handle_fast_typed(h, IOL_TYPE_MUTEX, &r);
+
+	if (err)
+		return err;
+	s = r.s;
+	m = ioli_me_last(r.t);
+	v = atomic_load_explicit(&s->word, memory_order_relaxed);
+	/* The common case: the caller's own record was the one used last, it
+	 * owns the mutex once, took it last, and nobody marked the word. */
+	if (!m || v != m->owner ||
+	    atomic_load_explicit(&s->u.mutex.recursion, memory_order_relaxed) != 1 ||
+	    m->nowned == 0 || m->owned[m->nowned - 1].slot != r.slot)
+		return release_slow(r.t, s, r.slot, m);
+	atomic_store_explicit(&s->u.mutex.recursion, 0, memory_order_relaxed);
+	m->nowned--;
+	if (atomic_compare_exchange_strong_explicit(&s->word, &v, 0, memory_order_acq_rel,
+						    memory_order_relaxed))
+		return 1; /* v had no SLEEPERS */
+	return release_finish(r.t, s, m->owner, v);
 }
 
 bool ioli_mutex_mark_abandoned(iol_table *t, struct ioli_slot *s, uint32_t *v)

@@ -10,6 +10,7 @@
 #ifndef IOLAYER_SRC_OBJOPS_H
 #define IOLAYER_SRC_OBJOPS_H
 
+#include "src/fault.h"
 #include "src/table/table.h"
 
 /* The result of trying to acquire an object without blocking: not
@@ -100,9 +101,49 @@ static inline int ioli_obj_try(struct ioli_waitobj *o)
 
 /* Used by the types' operations tables. */
 int ioli_mutex_try(struct ioli_waitobj *o);
+
+/* The owner's tid is not stored beside the word: iol_query finds it in
+ * the owner's thread record, so taking a mutex writes one field less. */
+static inline void ioli_mutex_took(struct ioli_waitobj *o, struct ioli_me *m)
+{
+	IOLI_FAULT("mutex.acquired"); /* owner dies before any bookkeeping */
+	atomic_store_explicit(&o->r.s->u.mutex.recursion, 1, memory_order_relaxed);
+	ioli_me_push_fast(m, o->r.slot, o->r.sgen);
+}
+/* ioli_mutex_try past its first CAS: m is the caller's record if it was
+ * found inline, v the word the CAS saw.  Out of line, so that the common
+ * case saves no registers for the calls it does not make. */
+int ioli_mutex_try_slow(struct ioli_waitobj *o, struct ioli_me *m, uint32_t v);
+/* Inline into iol_wait: this is the whole of an uncontended mutex wait. */
+static inline int ioli_mutex_try_inline(struct ioli_waitobj *o)
+{
+	struct ioli_me *m = ioli_me_last(o->r.t);
+	uint32_t v = 0;
+
+	/* Free: take it with one CAS, without reading the word first (a read
+	 * would fetch the line shared, and the CAS then fetch it again).  A
+	 * registered waiter, whose retries under contention mostly fail,
+	 * reads first instead (the slow part): a failing CAS takes the line
+	 * from the owner. */
+	if (m && !o->registered && atomic_compare_exchange_strong(&o->r.s->word, &v, m->owner)) {
+		ioli_mutex_took(o, m);
+		return 0;
+	}
+	return ioli_mutex_try_slow(o, m, v);
+}
 int ioli_event_try(struct ioli_waitobj *o);
 /* ioli_sem_try() when the word may be LOCKED by a wait-all (semaphore.c). */
 int ioli_sem_try_slow(struct ioli_waitobj *o);
+/* One try at taking a unit, without a wait state: false when the count is
+ * 0, the word LOCKED or the CAS lost (ioli_sem_try then decides). */
+static inline bool ioli_sem_take(struct ioli_slot *s)
+{
+	uint32_t v = atomic_load(&s->word); /* seq_cst: see src/wait/wait.c */
+
+	return !(v & IOLI_W_LOCKED) && (v & IOLI_SEM_COUNT_MASK) != 0 &&
+	       atomic_compare_exchange_weak_explicit(&s->word, &v, v - 1, memory_order_acquire,
+						     memory_order_relaxed);
+}
 /* Inline: this is the whole of an uncontended semaphore wait. */
 static inline int ioli_sem_try(struct ioli_waitobj *o)
 {

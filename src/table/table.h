@@ -645,12 +645,44 @@ struct ioli_me {
  * Allocating takes T: -EDEADLK after the lock patience, or with _until
  * -ETIMEDOUT at the deadline dl when that is sooner (NULL: none; a deadline
  * already passed only tries). */
-struct ioli_me *ioli_me_find(iol_table *t);
+struct ioli_me *ioli_me_find_slow(iol_table *t);
+
+/* The calling thread's records, one per table it has one in
+ * (src/table/threc.c); here for the inline lookups below. */
+struct ioli_tls {
+	pid_t tid;
+	unsigned n, cap, last;
+	struct ioli_me *recs;
+};
+extern _Thread_local struct ioli_tls ioli_tls
+    __attribute__((tls_model("initial-exec"), visibility("hidden")));
+
+/* The record the thread used last, if it is t's: what a mutex's acquire
+ * and release look up, without a call. */
+static inline struct ioli_me *ioli_me_last(iol_table *t)
+{
+	struct ioli_tls *s = &ioli_tls;
+
+	if (s->last < s->n && s->recs[s->last].table_id == t->id)
+		return &s->recs[s->last];
+	return NULL;
+}
+
+static inline struct ioli_me *ioli_me_find(iol_table *t)
+{
+	struct ioli_me *m = ioli_me_last(t);
+
+	return m ? m : ioli_me_find_slow(t);
+}
 struct ioli_deadline;
 int ioli_me_get_until(iol_table *t, const struct ioli_deadline *dl, struct ioli_me **out);
 /* For a wait's attempts: ioli_me_get_until() giving T 10 ms at most (-ETIMEDOUT;
  * the wait then allocates with its deadline, ioli_self_owner_until). */
-int ioli_me_try(iol_table *t, struct ioli_me **out);
+int ioli_me_try_slow(iol_table *t, struct ioli_me **out);
+static inline int ioli_me_try(iol_table *t, struct ioli_me **out)
+{
+	return (*out = ioli_me_last(t)) != NULL ? 0 : ioli_me_try_slow(t, out);
+}
 /* Track a mutex the thread took / released. */
 void ioli_me_push(struct ioli_me *me, uint32_t slot);
 void ioli_me_pop(struct ioli_me *me, uint32_t slot);

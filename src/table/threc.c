@@ -31,15 +31,10 @@
 
 #define tls_rec ioli_me
 
-struct tls_state {
-	pid_t tid;
-	unsigned n, cap, last;
-	struct tls_rec *recs;
-};
-
 /* initial-exec: a plain %fs-relative access, also in the shared library,
  * where the default model would call __tls_get_addr on every lookup. */
-static _Thread_local struct tls_state tls __attribute__((tls_model("initial-exec")));
+_Thread_local struct ioli_tls ioli_tls __attribute__((tls_model("initial-exec")));
+#define tls ioli_tls
 static pthread_key_t tls_key;
 static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
 
@@ -75,7 +70,7 @@ static struct tls_rec *tls_find(iol_table *t)
 	return NULL;
 }
 
-struct ioli_me *ioli_me_find(iol_table *t)
+struct ioli_me *ioli_me_find_slow(iol_table *t)
 {
 	return tls_find(t);
 }
@@ -209,7 +204,7 @@ int ioli_self_owner_until(iol_table *t, const struct ioli_deadline *dl, uint32_t
 
 static int me_alloc(iol_table *t, const struct ioli_deadline *dl, struct ioli_me **out);
 
-int ioli_me_try(iol_table *t, struct ioli_me **out)
+int ioli_me_try_slow(iol_table *t, struct ioli_me **out)
 {
 	struct tls_rec *tr = tls_find(t);
 	struct ioli_deadline dl;
@@ -431,7 +426,7 @@ void ioli_threc_release_self(iol_table *t)
 
 static void thread_exit(void *arg)
 {
-	struct tls_state *st = arg;
+	struct ioli_tls *st = arg;
 
 	while (st->n > 0) {
 		struct tls_rec tr = st->recs[--st->n];

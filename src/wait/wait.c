@@ -276,19 +276,21 @@ static void finish(struct wait *w, bool multi, int r)
 		unpin(&w->o[i]);
 }
 
-static inline __attribute__((always_inline)) int resolve(int h, struct ioli_waitobj *o)
+/* The wait state of an object whose handle was resolved into o->r. */
+static inline int waitobj_init(struct ioli_waitobj *o)
 {
-	int err = ioli_handle_fast(h, &o->r); /* inline: iol_wait's fast path */
-
 	o->epoch = o->seen = 0;
 	o->me = 0;
 	o->dup = o->registered = o->sleep_on_seen = false;
-	if (err)
-		return err;
 	o->ops = ioli_obj_ops(o->r.type);
-	if (!o->ops)
-		return -EINVAL;
-	return 0;
+	return o->ops ? 0 : -EINVAL;
+}
+
+static inline int resolve(int h, struct ioli_waitobj *o)
+{
+	int err = ioli_handle_fast(h, &o->r);
+
+	return err ? err : waitobj_init(o);
 }
 
 /*
@@ -308,8 +310,16 @@ static inline __attribute__((always_inline)) int resolve(int h, struct ioli_wait
 static __attribute__((noinline)) int wait_one(struct ioli_waitobj *o, int64_t timeout_ns)
 {
 	struct wait w = {.o = o, .n = 1, .sleep_first = o->sleep_on_seen};
+	uint32_t seen = o->seen;
 	int r;
 
+	/* The rest of the wait state (iol_wait set up only what the try
+	 * needed), keeping what the try saw. */
+	r = waitobj_init(o);
+	if (r)
+		return r;
+	o->seen = seen;
+	o->sleep_on_seen = w.sleep_first;
 	ioli_deadline_set(&w.dl, timeout_ns);
 	r = prepare(&w, false);
 	if (r)
@@ -326,17 +336,27 @@ int iol_wait(int h, int64_t timeout_ns)
 
 	if (!valid_timeout(timeout_ns))
 		return -EINVAL;
-	r = resolve(h, &o);
+	r = ioli_handle_fast(h, &o.r); /* inline */
 	if (r)
 		return r;
-	/* The semaphore's attempt is inline (src/objects/objops.h): it is all
-	 * of an uncontended wait; the mutex's is one direct call. */
-	if (o.ops == &ioli_semaphore_ops)
+	/* A semaphore with a unit to take: one CAS, all of an uncontended
+	 * wait. */
+	if (o.r.type == IOL_TYPE_SEMAPHORE && ioli_sem_take(o.r.s))
+		return 0;
+	/* The mutex's attempt is one direct call.  Neither type's attempt
+	 * reads more of the wait state than the fields set here, so the rest
+	 * is set up only when the wait must sleep. */
+	if (o.r.type == IOL_TYPE_SEMAPHORE) {
 		r = ioli_sem_try(&o);
-	else if (o.ops == &ioli_mutex_ops)
-		r = ioli_mutex_try(&o);
-	else
+	} else if (o.r.type == IOL_TYPE_MUTEX) {
+		o.registered = o.sleep_on_seen = false;
+		r = ioli_mutex_try_inline(&o);
+	} else {
+		r = waitobj_init(&o);
+		if (r)
+			return r;
 		r = ioli_obj_try(&o);
+	}
 	if (r != IOLI_TRY_BUSY)
 		return r;
 	if (timeout_ns == 0)
