@@ -432,6 +432,89 @@ static void test_abandoned_by_thread_exit(void **state)
 	th_tab_del(&tt);
 }
 
+/*
+ * The bookkeeping beside the word when releases are not the common case
+ * (the last mutex taken, in the table whose record the thread used last):
+ * out of order, and alternating between two tables.  Each release gives
+ * back exactly its own mutex, and the thread's list of owned mutexes keeps
+ * the one it still holds: its exit abandons that one at once, waking a
+ * waiter of the same process (which watches no liveness word and would
+ * otherwise learn of it only at its deadline), and no other.
+ */
+struct two_tables {
+	int a, b, c; /* a, b in one table, c in another */
+	int r[12];
+	pid_t tid;
+	pthread_barrier_t holding, go;
+};
+
+static void *release_orders(void *arg)
+{
+	struct two_tables *x = arg;
+	int *r = x->r;
+
+	r[0] = iol_wait(x->a, 0);
+	r[1] = iol_wait(x->b, 0);
+	r[2] = iol_wait(x->c, 0);
+	r[3] = iol_mutex_release(x->a); /* not the last taken */
+	r[4] = iol_mutex_release(x->c);
+	r[5] = iol_mutex_release(x->b); /* its record not the last used */
+	r[6] = iol_wait(x->a, 0);
+	r[7] = iol_wait(x->b, 0);
+	r[8] = iol_mutex_release(x->a); /* its record the last used, a not last */
+	r[9] = iol_wait(x->c, 0);
+	r[10] = iol_mutex_release(x->c);
+	r[11] = iol_wait(x->c, 0) == 0 ? iol_mutex_release(x->c) : -1;
+	x->tid = th_gettid();
+	pthread_barrier_wait(&x->holding);
+	pthread_barrier_wait(&x->go);
+	return NULL; /* exits owning b */
+}
+
+static void test_release_out_of_order_across_tables(void **state)
+{
+	static const int want[12] = {0, 0, 0, 1, 1, 1, 0, 0, 1, 0, 1, 1};
+	struct th_tab t1, t2;
+	struct two_tables x;
+	struct th_waiter w;
+	pthread_t th;
+
+	(void)state;
+	pthread_barrier_init(&x.holding, NULL, 2);
+	pthread_barrier_init(&x.go, NULL, 2);
+	th_tab_new(&t1, "release-order-1", 0);
+	th_tab_new(&t2, "release-order-2", 0);
+	x.a = iol_mutex_open(t1.t, NULL, 0, false);
+	x.b = iol_mutex_open(t1.t, NULL, 0, false);
+	x.c = iol_mutex_open(t2.t, NULL, 0, false);
+	assert_true(x.a > 0 && x.b > 0 && x.c > 0);
+	assert_int_equal(pthread_create(&th, NULL, release_orders, &x), 0);
+	pthread_barrier_wait(&x.holding);
+	for (int i = 0; i < 12; i++)
+		assert_int_equal(x.r[i], want[i]);
+	expect_free(x.a);
+	expect_owned_by(x.b, x.tid, 1);
+	expect_free(x.c);
+	w = (struct th_waiter){
+	    .mode = TH_WAIT, .h = x.b, .timeout_ns = TH_LONG_NS, .then = release_it};
+	th_waiter_start(&w);
+	assert_true(th_waiter_blocked(&w, TH_LONG_MS));
+	pthread_barrier_wait(&x.go);
+	assert_true(th_join(th, NULL, TH_LONG_MS));
+	assert_int_equal(th_waiter_join(&w), IOL_ABANDONED);
+	assert_true(w.elapsed_ns < TH_LONG_NS / 2); /* woken, not at its deadline */
+	assert_int_equal(w.then_result, 1);
+	expect_free(x.a);
+	expect_free(x.c);
+	assert_int_equal(iol_close(x.a), 0);
+	assert_int_equal(iol_close(x.b), 0);
+	assert_int_equal(iol_close(x.c), 0);
+	th_tab_del(&t2);
+	th_tab_del(&t1);
+	pthread_barrier_destroy(&x.holding);
+	pthread_barrier_destroy(&x.go);
+}
+
 /* A thread blocked on the mutex is woken by the owner's exit. */
 static void test_abandon_wakes_waiter(void **state)
 {
@@ -766,6 +849,8 @@ int main(int argc, char **argv)
 	    cmocka_unit_test_teardown(test_between_processes, th_teardown_dir_empty),
 	    cmocka_unit_test_teardown(test_timeout_on_owned_mutex, th_teardown_dir_empty),
 	    cmocka_unit_test_teardown(test_woken_leaver_passes_mark, th_teardown_dir_empty),
+	    cmocka_unit_test_teardown(test_release_out_of_order_across_tables,
+				      th_teardown_dir_empty),
 	};
 
 	th_init();
