@@ -716,6 +716,8 @@ int ioli_self_owner_until(iol_table *t, const struct ioli_deadline *dl, uint32_t
 /* The calling thread's owner id if it already has a record, else 0. */
 uint32_t ioli_self_owner_peek(iol_table *t);
 pid_t ioli_gettid(void);
+/* getpid(), without the system call after the first (fork()-safe). */
+pid_t ioli_getpid(void);
 /* Is the thread behind an owner id alive?  Also gives its tid. */
 bool ioli_owner_alive(iol_table *t, uint32_t owner, pid_t *tid);
 /*

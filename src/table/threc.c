@@ -52,6 +52,22 @@ pid_t ioli_gettid(void)
 	return tls.tid;
 }
 
+/* getpid() is a system call (glibc caches nothing since 2.25), and the
+ * table lock notes its holder's pid on every acquisition.  Reset in a
+ * fork()ed child with the tid (ioli_threc_after_fork). */
+static _Atomic pid_t self_pid;
+
+pid_t ioli_getpid(void)
+{
+	pid_t p = atomic_load_explicit(&self_pid, memory_order_relaxed);
+
+	if (!p) {
+		p = getpid();
+		atomic_store_explicit(&self_pid, p, memory_order_relaxed);
+	}
+	return p;
+}
+
 static _Atomic uint32_t *live_word(struct ioli_threc *r)
 {
 	return &r->live;
@@ -447,6 +463,7 @@ void ioli_threc_after_fork(void)
 	tls.n = 0;
 	tls.last = 0;
 	tls.tid = 0;
+	atomic_store_explicit(&self_pid, 0, memory_order_relaxed);
 }
 
 struct ioli_threc *ioli_self_threc(iol_table *t)

@@ -115,7 +115,7 @@ int ioli_rlock_lock_until(iol_table *t, struct ioli_rlock *l, _Atomic pid_t *hol
 			/* The kernel marks the word when the holder's sentinel
 			 * exits; its other threads may take a moment longer. */
 			ioli_wait_gone((pid_t)atomic_load(&l->pid), 100);
-			atomic_store(&l->pid, (uint32_t)getpid());
+			atomic_store(&l->pid, (uint32_t)ioli_getpid());
 			atomic_store_explicit(holder, me, memory_order_relaxed);
 			return EOWNERDEAD;
 		}
@@ -135,7 +135,7 @@ int ioli_rlock_lock_until(iol_table *t, struct ioli_rlock *l, _Atomic pid_t *hol
 			return -r;
 	}
 taken:
-	atomic_store_explicit(&l->pid, (uint32_t)getpid(), memory_order_relaxed);
+	atomic_store_explicit(&l->pid, (uint32_t)ioli_getpid(), memory_order_relaxed);
 	atomic_store_explicit(holder, me, memory_order_relaxed);
 	return 0;
 }

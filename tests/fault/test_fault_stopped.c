@@ -83,6 +83,10 @@ static void test_stopped_holder(void **state)
 	/* Block until the kernel reports it stopped (no polling). */
 	int st;
 	assert_int_equal(waitpid(c.pid, &st, WUNTRACED), c.pid);
+	/* The lock notes its holder's pid, which the recovery waits to see
+	 * gone: the child's own, although its parent had taken T (and cached
+	 * its pid, ioli_getpid) before the fork. */
+	assert_int_equal(atomic_load(&t->hdr->lock.pid), (uint32_t)c.pid);
 	assert_true(WIFSTOPPED(st));
 
 	/* Creating an object needs T: it fails after the patience, no sooner. */
