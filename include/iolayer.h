@@ -213,6 +213,11 @@ int iol_semaphore_open(iol_table *t, const char *name, unsigned flags, uint32_t 
  * Release a mutex owned by the calling thread: returns the recursion count
  * before the release (1 means it is now free), or -EPERM when the calling
  * thread does not own it (nothing changes).
+ *
+ * Waiters get the mutex in no particular order, and a thread that releases
+ * it and at once waits for it again may take it back before a waiter does
+ * (as with glibc's mutexes): under contention the running thread keeps it,
+ * which is what makes the contended mutex fast (docs/design.md, Mutex).
  */
 int iol_mutex_release(int h);
 
