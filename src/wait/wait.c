@@ -343,13 +343,13 @@ int iol_wait(int h, int64_t timeout_ns)
 	 * wait. */
 	if (o.r.type == IOL_TYPE_SEMAPHORE && ioli_sem_take(o.r.s))
 		return 0;
-	/* The mutex's attempt is one direct call.  Neither type's attempt
-	 * reads more of the wait state than the fields set here, so the rest
-	 * is set up only when the wait must sleep. */
+	o.registered = o.sleep_on_seen = false; /* what the tries read, and wait_one */
+	/* The mutex's attempt is inline too (src/objects/objops.h).  Neither
+	 * type's attempt reads more of the wait state than the fields set
+	 * here, so the rest is set up only when the wait must sleep. */
 	if (o.r.type == IOL_TYPE_SEMAPHORE) {
 		r = ioli_sem_try(&o);
 	} else if (o.r.type == IOL_TYPE_MUTEX) {
-		o.registered = o.sleep_on_seen = false;
 		r = ioli_mutex_try_inline(&o);
 	} else {
 		r = waitobj_init(&o);
