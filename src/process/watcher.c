@@ -33,6 +33,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "futex/futex.h"
 #include "src/compat.h"
 #include "src/table/table.h"
 #include "src/process/watcher.h"
@@ -67,6 +68,10 @@ static pthread_mutex_t rlock = PTHREAD_MUTEX_INITIALIZER;
 static struct watch *watches;
 static struct join *joins;
 static struct reclaim_req *reclaims;
+/* Requests queued or being handled; exit() waits a moment for them
+ * (ioli_watcher_at_exit), since the last may free a table, joining its
+ * sentinel thread, while the process exits. */
+static _Atomic uint32_t reclaims_pending;
 static int epfd = -1, evfd = -1;
 static _Atomic bool running;
 
@@ -176,6 +181,7 @@ static void request_reclaim(iol_table *t)
 	r->t = t;
 	r->next = reclaims;
 	reclaims = r;
+	atomic_fetch_add(&reclaims_pending, 1);
 out:
 	pthread_mutex_unlock(&rlock);
 }
@@ -202,6 +208,8 @@ static void handle_reclaims(void)
 		atomic_store(&handling, next);
 		free(r);
 		r = next;
+		if (atomic_fetch_sub(&reclaims_pending, 1) == 1)
+			ioli_futex_wake(&reclaims_pending, INT_MAX, true);
 	}
 }
 
@@ -580,6 +588,20 @@ int ioli_watcher_start(void)
  */
 void ioli_watcher_at_exit(void)
 {
+	struct ioli_deadline dl;
+	uint32_t n;
+
+	/* A reclaim in the background (a waiter found an owner dead) may be
+	 * freeing a table the program closed: let it finish, briefly, so the
+	 * process does not exit half-way through the join of that table's
+	 * sentinel thread. */
+	ioli_deadline_set(&dl, (int64_t)IOLI_EXIT_PATIENCE_MS * 1000000);
+	while (atomic_load(&running) && (n = atomic_load(&reclaims_pending)) != 0) {
+		int r = ioli_futex_wait(&reclaims_pending, n, &dl, true);
+
+		if (r != 0 && r != -EAGAIN && r != -EINTR)
+			break; /* the deadline, or a futex refused (seccomp) */
+	}
 	pthread_mutex_lock(&wlock);
 	for (struct watch *w = watches; w; w = w->next) {
 		struct pollfd p = {.fd = w->pidfd, .events = POLLIN};
@@ -619,6 +641,7 @@ void ioli_watcher_after_fork(void)
 	watches = NULL;
 	joins = NULL;
 	reclaims = NULL;
+	atomic_store(&reclaims_pending, 0);
 	if (epfd >= 0)
 		close(epfd);
 	if (evfd >= 0)
