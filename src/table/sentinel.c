@@ -367,11 +367,14 @@ void ioli_sentinel_stop(iol_table *t)
 	atomic_store(&s->stop, 1);
 	ioli_futex_wake(&s->stop, INT_MAX, true);
 	pthread_join(s->th, NULL);
-	t->sentinel = NULL;
 	munmap(s->stack, STACK_SIZE);
 	munmap(s->mirror, s->mlen);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
+	/* Only now: a fork() by another thread meanwhile leaves the child a
+	 * table that still points to the sentinel's memory (which the child
+	 * never uses), not memory nothing points to (a leak to LSan). */
+	t->sentinel = NULL;
 }
 
 void ioli_wait_gone(pid_t pid, int ms)
