@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* Helpers for the IO pool tests: see pool_testlib.h. */
+#include <dirent.h>
 #include <errno.h>
 #include <linux/futex.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +20,7 @@
 #include <cmocka.h>
 
 #include "pool_testlib.h"
+#include "tests/proc_helpers.h"
 
 int tp_backend = IOL_BACKEND_URING;
 
@@ -262,4 +265,44 @@ int tp_tmpfile(char *path, size_t len)
 		abort();
 	}
 	return fd;
+}
+
+/*
+ * Until every other thread of this process sleeps in epoll_wait, io_uring_enter
+ * or a futex call (a pool thread or worker with nothing to do), so none is
+ * inside malloc when the test forks.  glibc's malloc takes its locks around
+ * fork(), but the allocator of GCC's AddressSanitizer does not: a child
+ * forked while a pool thread allocates would hang in its first malloc.
+ */
+bool tp_threads_idle(int timeout_ms)
+{
+	/* (ThreadSanitizer's own background thread naps in nanosleep.) */
+	static const long idle[] = {SYS_epoll_wait,  SYS_epoll_pwait, SYS_io_uring_enter, SYS_futex,
+				    SYS_futex_waitv, SYS_nanosleep,   SYS_clock_nanosleep};
+	int64_t deadline = ph_now_ns() + (int64_t)timeout_ms * 1000000;
+	pid_t self = ph_gettid();
+
+	for (;;) {
+		DIR *d = opendir("/proc/self/task");
+		struct dirent *e;
+		bool all = d != NULL;
+
+		while (all && (e = readdir(d))) {
+			pid_t tid = (pid_t)atoi(e->d_name);
+			bool asleep = false;
+
+			if (tid <= 0 || tid == self)
+				continue;
+			for (size_t i = 0; i < sizeof(idle) / sizeof(idle[0]); i++)
+				asleep |= ph_in_syscall(0, tid, idle[i]);
+			all = asleep;
+		}
+		if (d)
+			closedir(d);
+		if (all)
+			return true;
+		if (ph_now_ns() > deadline)
+			return false;
+		sched_yield();
+	}
 }

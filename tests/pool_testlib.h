@@ -19,6 +19,8 @@
 
 #define TP_LIMIT_NS  (20ll * 1000000000)
 #define TP_MAX_CALLS 256
+/* How long tp_threads_idle() may wait before a fork. */
+#define TP_IDLE_MS 5000
 
 struct tp_slot {
 	uint32_t seq; /* futex word: bumped after each callback is recorded */
@@ -73,5 +75,12 @@ void tp_socketpair(int sv[2]);
 int tp_tcp_listener(int *port);
 /* A path for a temporary file (unlinked at exit by the caller). */
 int tp_tmpfile(char *path, size_t len);
+
+/* Wait (up to timeout_ms) until every other thread of this process sleeps
+ * in epoll_wait, io_uring_enter, a futex call or a nanosleep, so that none is
+ * inside malloc when the caller forks: GCC's AddressSanitizer allocator
+ * takes no lock around fork(), and a child forked while a pool thread
+ * allocates hangs in its first malloc.  false if they never all were. */
+bool tp_threads_idle(int timeout_ms);
 
 #endif

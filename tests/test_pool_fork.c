@@ -27,46 +27,6 @@
 #include "tests/proc_helpers.h"
 #include "uring/pool_futex.h"
 
-/*
- * Until every other thread of this process sleeps in epoll_wait, io_uring_enter
- * or a futex call (a pool thread or worker with nothing to do), so none is
- * inside malloc when the test forks.  glibc's malloc takes its locks around
- * fork(), but the allocator of GCC's AddressSanitizer does not: a child
- * forked while a pool thread allocates would hang in its first malloc.
- */
-static bool threads_idle(int timeout_ms)
-{
-	/* (ThreadSanitizer's own background thread naps in nanosleep.) */
-	static const long idle[] = {SYS_epoll_wait,  SYS_epoll_pwait, SYS_io_uring_enter, SYS_futex,
-				    SYS_futex_waitv, SYS_nanosleep,   SYS_clock_nanosleep};
-	int64_t deadline = ph_now_ns() + (int64_t)timeout_ms * 1000000;
-	pid_t self = ph_gettid();
-
-	for (;;) {
-		DIR *d = opendir("/proc/self/task");
-		struct dirent *e;
-		bool all = d != NULL;
-
-		while (all && (e = readdir(d))) {
-			pid_t tid = (pid_t)atoi(e->d_name);
-			bool asleep = false;
-
-			if (tid <= 0 || tid == self)
-				continue;
-			for (size_t i = 0; i < sizeof(idle) / sizeof(idle[0]); i++)
-				asleep |= ph_in_syscall(0, tid, idle[i]);
-			all = asleep;
-		}
-		if (d)
-			closedir(d);
-		if (all)
-			return true;
-		if (ph_now_ns() > deadline)
-			return false;
-		sched_yield();
-	}
-}
-
 struct forked {
 	iol_pool *pool; /* the parent's */
 	uint64_t parent_op;
@@ -160,7 +120,7 @@ static void test_parent_pool_refused_in_child(void **state)
 	/* Work in flight in the parent across the fork. */
 	assert_int_equal(
 	    iol_pool_recv(env->pool, sv[0], buf, sizeof(buf), 0, tp_cb, &r, NULL, &f.parent_op), 0);
-	assert_true(threads_idle(PH_LONG_MS / 2));
+	assert_true(tp_threads_idle(PH_LONG_MS / 2));
 	pid = ph_fork(child_main, &f);
 	assert_int_equal(ph_reap(pid, PH_LONG_MS), 0);
 	/* The parent's pool still runs its operations. */
@@ -192,7 +152,7 @@ static int middle_main(void *arg)
 
 	(void)arg;
 	PH_CHECK_EQ(tp_make_pool(NULL, &own), 0);
-	PH_CHECK(threads_idle(PH_LONG_MS / 2));
+	PH_CHECK(tp_threads_idle(PH_LONG_MS / 2));
 	pid = fork();
 	PH_CHECK(pid >= 0);
 	if (pid == 0)
@@ -208,7 +168,7 @@ static void test_child_pool_refused_in_grandchild(void **state)
 {
 	(void)tp_env(state);
 	skip_under_tsan();
-	assert_true(threads_idle(PH_LONG_MS / 2)); /* this test's own pool too */
+	assert_true(tp_threads_idle(PH_LONG_MS / 2)); /* this test's own pool too */
 	assert_int_equal(ph_reap(ph_fork(middle_main, NULL), PH_LONG_MS), 0);
 }
 

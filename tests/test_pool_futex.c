@@ -116,6 +116,7 @@ static void test_woken_by_process(void **state)
 	shm[1] = 0; /* parent: "woken" */
 	assert_int_equal(ioli_pool_futex_wait(env->pool, &shm[0], 0, true, tp_cb, &s, NULL, NULL),
 			 0);
+	assert_true(tp_threads_idle(TP_IDLE_MS)); /* none inside malloc: see pool_testlib.h */
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {

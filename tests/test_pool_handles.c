@@ -158,6 +158,7 @@ static void test_event_from_process(void **state)
 
 	assert_true(e > 0 && go > 0);
 	assert_int_equal(iol_pool_wait_handle(env->pool, e, tp_cb, &s, NULL, NULL), 0);
+	assert_true(tp_threads_idle(TP_IDLE_MS)); /* none inside malloc: see pool_testlib.h */
 	pid = fork();
 	if (pid == 0) {
 		iol_table *t2;

@@ -269,6 +269,7 @@ static void test_auto_fallback(void **state)
 		skip();
 	}
 	assert_int_equal(pipe(pfd), 0);
+	assert_true(tp_threads_idle(TP_IDLE_MS)); /* none inside malloc: see pool_testlib.h */
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
