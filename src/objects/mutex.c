@@ -77,18 +77,13 @@ int ioli_mutex_try_slow(struct ioli_waitobj *o, struct ioli_me *m, uint32_t v)
 
 	if (!m) {
 		err = ioli_me_try(t, &m);
-		if (err ==
-		    -ETIMEDOUT) { /* no record yet and T busy: see prepare() in src/wait/wait.c */
+		if (err == -ETIMEDOUT) { /* no record yet and T busy: see prepare() in wait.c */
 			o->seen = atomic_load(&s->word);
 			return IOLI_TRY_BUSY;
 		}
 		if (err)
 			return err;
-		v = 0;
-		if (!o->registered && atomic_compare_exchange_strong(&s->word, &v, m->owner)) {
-			ioli_mutex_took(o, m);
-			return 0;
-		}
+		v = 0; /* the loop's CAS from 0 is the inline path's, not done yet */
 	}
 	me = m->owner;
 	if (o->registered)

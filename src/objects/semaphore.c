@@ -25,16 +25,24 @@ int iol_semaphore_open(iol_table *t, const char *name, unsigned flags, uint32_t 
 	return ioli_object_open(t, name, flags, &c);
 }
 
-/* The release's work past the common case (a word LOCKED by a wait-all,
- * waiters to wake), out of line: the common case then saves no registers
- * for calls it does not make.  v is the word last seen. */
-static __attribute__((noinline)) int release_slow(iol_table *t, struct ioli_slot *s, uint32_t count,
-						  uint32_t max, uint32_t v, bool added)
+/* A release that has waiters to wake, out of line: the common case then
+ * saves no registers for a call it does not make.  c: the count before. */
+static __attribute__((noinline)) int release_wake(iol_table *t, struct ioli_slot *s, uint32_t count,
+						  uint32_t c)
 {
-	uint32_t c = v & IOLI_SEM_COUNT_MASK;
+	ioli_wake(t, s, count > INT_MAX ? INT_MAX : (int)count);
+	return (int)c;
+}
+
+/* The release past its first CAS (lost, or the word LOCKED by a
+ * wait-all); v is the word last seen. */
+static __attribute__((noinline)) int release_slow(iol_table *t, struct ioli_slot *s, uint32_t count,
+						  uint32_t max, uint32_t v)
+{
+	uint32_t c;
 	int err;
 
-	while (!added) {
+	for (;;) {
 		if (v & IOLI_W_LOCKED) {
 			err = ioli_walock_pass(t, s);
 			if (err)
@@ -45,10 +53,11 @@ static __attribute__((noinline)) int release_slow(iol_table *t, struct ioli_slot
 		c = v & IOLI_SEM_COUNT_MASK;
 		if (c > max || count > max - c)
 			return -EOVERFLOW;
-		added = atomic_compare_exchange_weak(&s->word, &v, c + count);
+		if (atomic_compare_exchange_weak(&s->word, &v, c + count))
+			break;
 	}
 	if (atomic_load(&s->waiters)) /* seq_cst: the other half of the waiter's */
-		ioli_wake(t, s, count > INT_MAX ? INT_MAX : (int)count);
+		return release_wake(t, s, count, c);
 	return (int)c;
 }
 
@@ -67,14 +76,14 @@ int iol_semaphore_release(int h, uint32_t count)
 		max = INT32_MAX; /* scribbled: keep the count inside its bits */
 	v = atomic_load(&r.s->word);
 	if (v & IOLI_W_LOCKED)
-		return release_slow(r.t, r.s, count, max, v, false);
+		return release_slow(r.t, r.s, count, max, v);
 	c = v & IOLI_SEM_COUNT_MASK;
 	if (c > max || count > max - c)
 		return -EOVERFLOW;
 	if (!atomic_compare_exchange_strong(&r.s->word, &v, c + count))
-		return release_slow(r.t, r.s, count, max, v, false);
+		return release_slow(r.t, r.s, count, max, v);
 	if (atomic_load(&r.s->waiters)) /* seq_cst: the other half of the waiter's */
-		return release_slow(r.t, r.s, count, max, v, true);
+		return release_wake(r.t, r.s, count, c);
 	return (int)c;
 }
 

@@ -49,6 +49,7 @@ struct wait {
 	bool all;
 	bool woken;	  /* a futex wake ended one of its sleeps */
 	bool sleep_first; /* the first pass sleeps before it tries (wait_one) */
+	bool backoff;	  /* one object, whose type backs off (back_off; prepare) */
 	struct ioli_deadline dl;
 };
 
@@ -92,7 +93,7 @@ static bool lw_seen(_Atomic uint32_t **lws, unsigned n, _Atomic uint32_t *lw)
  */
 static void back_off(const struct wait *w, int64_t t0)
 {
-	if (w->n == 1 && w->o[0].ops->backoff)
+	if (w->backoff)
 		ioli_pause_ns(ioli_now_ns() - t0);
 }
 
@@ -131,7 +132,7 @@ static int sleep_once(struct wait *w)
 		 * word: the kernel's wake at a thread's death is a shared one). */
 		ioli_waitv_entry(&wv[nw++], lw, val, false);
 	}
-	t0 = ioli_now_ns();
+	t0 = w->backoff ? ioli_now_ns() : 0; /* no clock read for waits that never use it */
 	if (nw == 1) {
 		rc = ioli_futex_wait(&w->o[0].r.s->word, w->o[0].seen, &w->dl,
 				     w->o[0].r.t->futex_private);
@@ -223,6 +224,7 @@ static int prepare(struct wait *w, bool multi)
 			unpin(&w->o[i]);
 		return err;
 	}
+	w->backoff = w->n == 1 && w->o[0].ops->backoff;
 	for (i = 0; i < w->n; i++)
 		if (!w->o[i].dup)
 			ioli_waiter_reg(&w->o[i], i, multi, true);
@@ -276,12 +278,13 @@ static void finish(struct wait *w, bool multi, int r)
 		unpin(&w->o[i]);
 }
 
-/* The wait state of an object whose handle was resolved into o->r. */
-static inline int waitobj_init(struct ioli_waitobj *o)
+/* The wait state of an object whose handle was resolved into o->r, but
+ * for what a try reads and writes (registered, seen, sleep_on_seen). */
+static inline int waitobj_rest(struct ioli_waitobj *o)
 {
-	o->epoch = o->seen = 0;
+	o->epoch = 0;
 	o->me = 0;
-	o->dup = o->registered = o->sleep_on_seen = false;
+	o->dup = false;
 	o->ops = ioli_obj_ops(o->r.type);
 	return o->ops ? 0 : -EINVAL;
 }
@@ -290,7 +293,9 @@ static inline int resolve(int h, struct ioli_waitobj *o)
 {
 	int err = ioli_handle_fast(h, &o->r);
 
-	return err ? err : waitobj_init(o);
+	o->seen = 0;
+	o->registered = o->sleep_on_seen = false;
+	return err ? err : waitobj_rest(o);
 }
 
 /*
@@ -310,16 +315,13 @@ static inline int resolve(int h, struct ioli_waitobj *o)
 static __attribute__((noinline)) int wait_one(struct ioli_waitobj *o, int64_t timeout_ns)
 {
 	struct wait w = {.o = o, .n = 1, .sleep_first = o->sleep_on_seen};
-	uint32_t seen = o->seen;
 	int r;
 
-	/* The rest of the wait state (iol_wait set up only what the try
-	 * needed), keeping what the try saw. */
-	r = waitobj_init(o);
+	/* The rest of the wait state: iol_wait set up only what the try
+	 * needed. */
+	r = waitobj_rest(o);
 	if (r)
 		return r;
-	o->seen = seen;
-	o->sleep_on_seen = w.sleep_first;
 	ioli_deadline_set(&w.dl, timeout_ns);
 	r = prepare(&w, false);
 	if (r)
@@ -352,7 +354,7 @@ int iol_wait(int h, int64_t timeout_ns)
 	} else if (o.r.type == IOL_TYPE_MUTEX) {
 		r = ioli_mutex_try_inline(&o);
 	} else {
-		r = waitobj_init(&o);
+		r = waitobj_rest(&o);
 		if (r)
 			return r;
 		r = ioli_obj_try(&o);
